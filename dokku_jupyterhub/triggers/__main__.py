@@ -1,0 +1,3 @@
+from dokku_jupyterhub.triggers import main
+
+main()
