@@ -2,24 +2,33 @@
 
 Writes are validated first, then made atomic (temporary file + rename) under an exclusive
 lock, so concurrent commands never lose each other's changes and a crash mid-write leaves
-the previous file intact.
+the previous file intact. A change that leaves the policy as it was writes nothing (the file
+keeps its bytes and mtime), so repeating a command is harmless.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from dokku_jupyterhub import properties
 from dokku_jupyterhub.hub import policy
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import data_root
 
 FILENAME = "policy.json"
+LOCKNAME = ".policy.lock"
+HUB_APP_KEY = "hub-app"
+# Dokku's own rule for app names; anything else cannot be one of its apps.
+_APP_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+T = TypeVar("T")
 
 
 def policy_path(app: str) -> Path:
@@ -34,6 +43,18 @@ def host_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def require_hub_app(app: str) -> str:
+    """`app` when it is a hub app (has the `hub-app` property), else the Dokku-style error."""
+    if not _APP_RE.match(app or "") or properties.get(app, HUB_APP_KEY) is None:
+        raise DokkuError(f"{app} is not a jupyterhub app")
+    return app
+
+
+def auth_provider(app: str) -> str:
+    """How the hub names users (`azuread` applies the seed's username rule)."""
+    return properties.get(app, "auth-provider") or "none"
+
+
 def read(app: str) -> dict[str, Any]:
     """The app's policy; defaults when there is no file yet."""
     path = policy_path(app)
@@ -41,27 +62,84 @@ def read(app: str) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         return policy.empty()
+    except OSError as exc:
+        raise DokkuError(f"cannot read {path}: {exc.strerror}") from None
     try:
         return policy.loads(text)
     except policy.PolicyError as exc:
-        raise DokkuError(f"{path} is invalid: {exc}") from None
+        raise DokkuError(
+            f"{path} is invalid: {exc}; fix or restore it (nothing was changed)"
+        ) from None
 
 
 @contextmanager
 def update(app: str) -> Iterator[dict[str, Any]]:
     """Yield the current policy for changing in place; validate and write it on success."""
+    with _locked(app) as path:
+        before = read(app)
+        doc = policy.copy_of(before)
+        yield doc
+        _write_if_changed(path, before, doc)
+
+
+def change(app: str, op: Callable[[dict[str, Any]], T]) -> T:
+    """Apply `op` (a pure function returning an object with a `.doc`, such as
+    `policy_ops.Outcome`) to the current policy under the lock; write the new doc when it
+    differs. Returns what `op` returned. An exception from `op` writes nothing; a
+    PolicyError from it becomes the command's one-line error."""
+    with _locked(app) as path:
+        before = read(app)
+        try:
+            result = op(policy.copy_of(before))
+        except policy.PolicyError as exc:
+            raise DokkuError(str(exc)) from None
+        _write_if_changed(path, before, result.doc)  # type: ignore[attr-defined]
+        return result
+
+
+@contextmanager
+def _locked(app: str) -> Iterator[Path]:
     path = policy_path(app)
     if not path.parent.is_dir():
         raise DokkuError(f"{app} has no data directory at {path.parent}: is it a hub app?")
-    with open(path.parent / ".policy.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        doc = read(app)
-        yield doc
-        try:
-            text = policy.dumps(policy.validate(doc, host_memory(), host_cpus()))
-        except policy.PolicyError as exc:
-            raise DokkuError(str(exc)) from None
-        write_text_atomic(path, text, mode=0o644)
+    try:
+        # Read-only is enough for flock, so a lock file left by root still works for dokku.
+        fd = os.open(path.parent / LOCKNAME, os.O_RDONLY | os.O_CREAT, 0o644)
+    except PermissionError:
+        raise DokkuError(f"no permission to write in {path.parent}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)
+
+
+def _write_if_changed(path: Path, before: dict[str, Any], doc: dict[str, Any]) -> None:
+    try:
+        checked = policy.validate(doc)
+        _check_new_limits(before, checked)
+    except policy.PolicyError as exc:
+        raise DokkuError(str(exc)) from None
+    if checked == before and path.exists():
+        return
+    if checked == policy.empty() and not path.exists():
+        return
+    write_text_atomic(path, policy.dumps(checked), mode=0o644)
+
+
+def _check_new_limits(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Host size is checked for limits this change sets, not for ones already written: a
+    policy from a bigger host must not block every other command."""
+    old, new = before.get("limits", {}), after.get("limits", {})
+    entries = [(old.get("default", {}), new.get("default", {}))]
+    for kind in ("users", "groups"):
+        for name, limit in new.get(kind, {}).items():
+            entries.append((old.get(kind, {}).get(name, {}), limit))
+    for was, now in entries:
+        if now.get("memory") is not None and now.get("memory") != was.get("memory"):
+            policy.check_memory(now["memory"], host_memory())
+        if now.get("cpu") is not None and now.get("cpu") != was.get("cpu"):
+            policy.check_cpu(now["cpu"], host_cpus())
 
 
 def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -76,3 +154,9 @@ def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # The rename is durable only once the directory entry is on disk.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
