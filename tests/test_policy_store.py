@@ -59,9 +59,13 @@ def test_parallel_add_member_through_the_cli_all_persist(hub):
     assert leftovers == []
 
 
-def _blocked_flock_waiters() -> int:
-    # /proc/locks marks a process waiting for a lock with "->".
-    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line)
+def _waits_for_a_lock(pid: int) -> bool:
+    # /proc/locks lists a process blocked on a lock as "N: -> FLOCK ADVISORY WRITE <pid> ...".
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and str(pid) in fields:
+            return True
+    return False
 
 
 def test_a_writer_waits_for_the_lock_and_then_sees_the_other_change(hub):
@@ -69,11 +73,10 @@ def test_a_writer_waits_for_the_lock_and_then_sees_the_other_change(hub):
     finished, which would mean no locking), then change the policy ourselves. Both changes
     must persist; without the lock the CLI's member would be overwritten by our write."""
     policy_store.change(APP, lambda d: policy_ops.create_group(d, policy_ops.normalise_group("g")))
-    waiters_before = _blocked_flock_waiters()
     with policy_store.update(APP) as doc:
         proc = cli("jupyterhub:groups:add-member", APP, "g", "bob")
         deadline = time.monotonic() + 60  # a bound against hanging, not a speed assertion
-        while proc.poll() is None and _blocked_flock_waiters() <= waiters_before:
+        while proc.poll() is None and not _waits_for_a_lock(proc.pid):
             assert time.monotonic() < deadline, "writer neither blocked nor finished"
             time.sleep(0.02)
         doc["admins"] = ["alice"]
