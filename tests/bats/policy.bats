@@ -1,0 +1,124 @@
+#!/usr/bin/env bats
+# Policy commands through `dokku jupyterhub:...` with the plugin installed in the Dokku
+# stand-in: Dokku's dispatch (subcommands/ links), the switch to the dokku user, output and
+# exit codes, and bad input leaving the policy file untouched.
+
+load helpers
+
+setup_file() {
+  standin_setup_file
+  standin_install_plugin
+  dokku apps:create hub
+  # What create leaves behind that these commands rely on: the marker property and the data
+  # root, both owned by the dokku user as Dokku's own files are.
+  local props="$STANDIN_LIB_ROOT/config/jupyterhub/hub"
+  mkdir -p "$props" "$STANDIN_LIB_ROOT/data/storage/hub/data"
+  printf 'true' >"$props/hub-app"
+  chmod 0600 "$props/hub-app"
+  if id -u dokku >/dev/null 2>&1; then
+    chown -R dokku:dokku "$props" "$STANDIN_LIB_ROOT/data/storage/hub"
+  fi
+  export POLICY="$STANDIN_LIB_ROOT/data/storage/hub/data/policy.json"
+}
+
+teardown_file() {
+  standin_teardown_file
+}
+
+# run_split CMD...: stdout in $out, stderr in $err (bats' own --separate-stderr trims the
+# leading space of Dokku's " !     " prefix), exit code in $status.
+run_split() {
+  local errfile="$BATS_TEST_TMPDIR/stderr"
+  status=0
+  out="$("$@" 2>"$errfile")" || status=$?
+  err="$(cat "$errfile")"
+}
+
+fingerprint() {
+  echo "$(sha256sum "$POLICY" | cut -d' ' -f1) $(stat -c %Y.%y "$POLICY")"
+}
+
+@test "admins:add lowercases, writes the policy as the dokku user, and is idempotent" {
+  run dokku jupyterhub:admins:add hub Alice
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Alice is written as alice: JupyterHub lowercases usernames"* ]]
+  [[ "$output" == *"-----> Added alice as an admin"* ]]
+  grep -q '"alice"' "$POLICY"
+  if id -u dokku >/dev/null 2>&1; then
+    [ "$(stat -c %U "$POLICY")" = "dokku" ]
+  fi
+  before="$(fingerprint)"
+  run dokku jupyterhub:admins:add hub alice
+  [ "$status" -eq 0 ]
+  [ "$output" = "-----> alice is already an admin: nothing to change" ]
+  [ "$(fingerprint)" = "$before" ]
+  run dokku jupyterhub:admins:list hub
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "=====> hub admins" ]
+  [ "${lines[1]}" = "alice" ]
+}
+
+@test "groups: create with its folder, add members, list as json" {
+  run dokku jupyterhub:groups:create hub physics --members-mode rw
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"-----> Created group physics (members rw)"* ]]
+  [ -d "$STANDIN_LIB_ROOT/data/storage/hub/data/groups/physics" ]
+  if id -u dokku >/dev/null 2>&1; then
+    # commands run as the dokku user: the hub sets the notebook user's ownership at spawn
+    [[ "$output" == *"Owner 1000:100 (the notebook user) is set by the hub"* ]]
+  fi
+  run dokku jupyterhub:groups:add-member hub physics bob carol
+  [ "$status" -eq 0 ]
+  run dokku jupyterhub:groups:members hub physics --format json
+  [ "$status" -eq 0 ]
+  [ "$output" = '["bob", "carol"]' ]
+}
+
+@test "limits: set for a group, listed; users:list shows the effective limits" {
+  run dokku jupyterhub:limits:set hub @physics --memory 1G --cpu 1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"-----> Set memory of @physics to 1G"* ]]
+  run dokku jupyterhub:limits:list hub
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"@physics   1G      1"* ]]
+  run dokku jupyterhub:users:list hub --format json
+  [ "$status" -eq 0 ]
+  echo "$output" | grep -v '^ !' | python3 -c '
+import json, sys
+rows = {r["name"]: r for r in json.load(sys.stdin)}
+assert rows["bob"]["memory"] == "1G", rows
+assert rows["alice"]["memory"] == "350m", rows
+assert rows["alice"]["admin"] is True, rows
+'
+}
+
+@test "bad input: one error line, non-zero exit, policy untouched" {
+  before="$(fingerprint)"
+  for args in \
+    "limits:set hub bob --memory 10P" \
+    "limits:set hub bob --memory -1" \
+    "limits:set hub bob --cpu 0" \
+    "groups:add-member hub nope bob" \
+    "admins:add hub ../x" \
+    "groups:create hub a/b" \
+    "admins:add nohub bob"; do
+    # shellcheck disable=SC2086  # split the table row into arguments
+    run_split dokku jupyterhub:$args
+    [ "$status" -ne 0 ] || { echo "accepted: $args"; return 1; }
+    [ -z "$out" ]
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]
+    [[ "$err" == " !     "* ]] || { echo "not a Dokku error line: $err"; return 1; }
+    [ "$(fingerprint)" = "$before" ]
+  done
+  run_split dokku jupyterhub:admins:list nohub
+  [ "$status" -eq 1 ]
+  [ "$err" = " !     nohub is not a jupyterhub app" ]
+}
+
+@test "help lists the policy commands" {
+  run dokku jupyterhub:help
+  [ "$status" -eq 0 ]
+  for cmd in admins:add groups:create groups:add-member limits:set limits:unset users:list; do
+    [[ "$output" == *"jupyterhub:$cmd"* ]] || { echo "missing $cmd"; return 1; }
+  done
+}
