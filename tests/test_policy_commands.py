@@ -7,6 +7,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,7 @@ from dokku_jupyterhub.hub import policy
 from dokku_jupyterhub.paths import data_root
 
 APP = "hub"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -112,7 +119,7 @@ def test_groups_lifecycle(hub, capsys):
     if os.geteuid() == 0:
         assert (folder.stat().st_uid, folder.stat().st_gid) == (1000, 100)
     else:
-        assert "set by the hub at the next spawn" in out
+        assert "the hub gives it to 1000:100 (the notebook user)" in out
     ok(capsys, "jupyterhub:groups:add-member", APP, "physics", "bob", "Carol")
     assert load(hub)["groups"]["physics"] == {"members_mode": "rw", "members": ["bob", "carol"]}
     out = ok(capsys, "jupyterhub:groups:members", APP, "physics")
@@ -328,3 +335,75 @@ def test_the_api_token_is_fetched_through_dokku_and_never_printed(hub, capsys, m
     assert calls == [["config:get", APP, "HUB_PLUGIN_API_TOKEN"]]
     assert "not reachable" in err
     assert "s3cret" not in out + err
+
+
+# ---- as the dokku user, after the hub took groups/ over -----------------------------------
+
+
+def _as_dokku(lib: Path, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["setpriv", "--reuid=dokku", "--regid=dokku", "--init-groups", "--",
+         sys.executable, "-m", "dokku_jupyterhub", *argv],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DOKKU_LIB_ROOT": str(lib),
+             "DOKKU_ROOT": str(lib.parent / "home")},
+    )
+
+
+@pytest.fixture
+def dokku_user_host():
+    """A DOKKU_LIB_ROOT the dokku user can reach, with a hub app whose data root is the
+    dokku user's and whose groups/ the hub gave to the notebook user (1000:100) at start."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as the dokku user")
+    try:
+        dokku = pwd.getpwnam("dokku")
+    except KeyError:
+        pytest.skip("no dokku user on this machine")
+    app = f"djh-policy-{uuid.uuid4().hex[:8]}"  # its own image tag: no clash with other tests
+    top = Path(tempfile.mkdtemp(prefix="djh-policy-", dir="/tmp"))
+    top.chmod(0o755)
+    lib = top / "lib"
+    props = lib / "config" / "jupyterhub" / app
+    data = lib / "data" / "storage" / app / "data"
+    props.mkdir(parents=True)
+    (data / "groups").mkdir(parents=True)
+    (props / "hub-app").write_text("true")
+    for d in [lib, *lib.rglob("*")]:
+        os.chown(d, dokku.pw_uid, dokku.pw_gid)
+    os.chown(data / "groups", 1000, 100)
+    yield lib, data, app
+    shutil.rmtree(top)
+
+
+def test_group_folders_as_the_dokku_user_go_through_the_hub_image(
+    engine, bookworm_image, dokku_user_host
+):
+    lib, data, app = dokku_user_host
+    image = f"dokku/{app}:latest"
+    engine.images.get(bookworm_image).tag(f"dokku/{app}", "latest")
+    try:
+        r = _as_dokku(lib, "jupyterhub:groups:create", app, "physics")
+        assert r.returncode == 0, r.stderr
+        folder = data / "groups" / "physics"
+        assert f"Created folder {folder} (owner 1000:100)" in r.stdout
+        assert (folder.stat().st_uid, folder.stat().st_gid) == (1000, 100)
+        # a notebook wrote there; the dokku user alone could not delete it
+        (folder / "sub").mkdir()
+        (folder / "sub" / "work.ipynb").write_text("{}")
+        for p in (folder / "sub", folder / "sub" / "work.ipynb"):
+            os.chown(p, 1000, 100)
+        r = _as_dokku(lib, "jupyterhub:groups:destroy", app, "physics", "--purge-data",
+                      "--force")
+        assert r.returncode == 0, r.stderr
+        assert f"Deleted folder {folder}" in r.stdout
+        assert not folder.exists()
+        assert (data / "groups").is_dir()
+    finally:
+        engine.images.remove(image, noprune=True)
+    # Not deployed yet (no image): the group is still created; the hub makes the folder.
+    r = _as_dokku(lib, "jupyterhub:groups:create", app, "chem")
+    assert r.returncode == 0, r.stderr
+    assert "the hub creates it at the next server start" in r.stdout
+    assert "chem" in json.loads((data / "policy.json").read_text())["groups"]
+    assert not (data / "groups" / "chem").exists()

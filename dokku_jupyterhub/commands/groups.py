@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+import docker.errors
 
-from dokku_jupyterhub import policy_ops, policy_store
+from dokku_jupyterhub import docker_api, policy_ops, policy_store
 from dokku_jupyterhub.commands.admins import (
     format_option,
     group_name,
@@ -34,30 +35,87 @@ def group_folder(app: str, group: str) -> Path:
     return data_root(app) / "groups" / group
 
 
-def ensure_group_folder(app: str, group: str) -> tuple[Path, bool]:
-    """Create the group's folder (owned 1000:100 when we can); (path, created)."""
+def hub_image(app: str) -> str:
+    return f"dokku/{app}:latest"
+
+
+def as_root_in_hub_image(app: str, argv: list[str]) -> str | None:
+    """Run `argv` as root in a throwaway container of the app's deployed image, with the data
+    root at /data and no network; None on success, else why not (one line).
+
+    Commands run as the `dokku` user, but the hub gives `groups/` and its folders to the
+    notebook user (1000:100) when it starts, so only root can create or delete in there. As
+    dokku-postgres does with a helper container, Docker does that part; the app's own image
+    is used because it is on the host already (nothing is pulled)."""
+    try:
+        client = docker_api.client()
+        client.containers.run(
+            hub_image(app), argv[1:], entrypoint=[argv[0]], user="0:0", network_mode="none",
+            remove=True, volumes={str(data_root(app)): {"bind": "/data", "mode": "rw"}},
+        )
+    except DokkuError as exc:
+        return exc.message
+    except docker.errors.ImageNotFound:
+        return f"no image {hub_image(app)}: the hub is not deployed yet"
+    except docker.errors.ContainerError as exc:
+        err = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        return f"{argv[0]} failed: {err[-1] if err else f'exit {exc.exit_status}'}"
+    except docker.errors.DockerException as exc:
+        return docker_api.explain(exc)
+    return None
+
+
+def ensure_group_folder(app: str, group: str) -> tuple[bool, str]:
+    """Make sure `groups/<group>` exists, owned 1000:100 when we can; (created, message)."""
     path = group_folder(app, group)
     if path.is_symlink():
         raise DokkuError(f"{path} is a symbolic link: refusing to use it as a group folder")
     if path.is_dir():
-        return path, False
+        return False, f"Folder {path} exists; its files are kept"
     try:
         path.parent.mkdir(mode=0o755, exist_ok=True)
         path.mkdir(mode=0o755)
-        if os.geteuid() == 0:
-            os.chown(path, NOTEBOOK_UID, NOTEBOOK_GID)
+    except PermissionError:
+        why = as_root_in_hub_image(app, [
+            "install", "-d", "-o", str(NOTEBOOK_UID), "-g", str(NOTEBOOK_GID), "-m", "0755",
+            f"/data/groups/{group}",
+        ])
+        if why is None and path.is_dir():
+            return True, f"Created folder {path} (owner {NOTEBOOK_UID}:{NOTEBOOK_GID})"
+        return False, (
+            f"Could not create {path} ({why or 'permission denied'}): the hub creates it "
+            "at the next server start of a member or admin"
+        )
     except OSError as exc:
         raise DokkuError(f"cannot create {path}: {exc.strerror}") from None
-    return path, True
+    if os.geteuid() == 0:
+        os.chown(path, NOTEBOOK_UID, NOTEBOOK_GID)
+        return True, f"Created folder {path} (owner {NOTEBOOK_UID}:{NOTEBOOK_GID})"
+    return True, (
+        f"Created folder {path}; the hub gives it to {NOTEBOOK_UID}:{NOTEBOOK_GID} "
+        "(the notebook user) at the next server start"
+    )
 
 
-def purge_folder(app: str, group: str) -> Path:
+def purge_folder(app: str, group: str) -> None:
+    """Delete `groups/<group>` and everything in it; a symlink is removed, never followed."""
     path = group_folder(app, group)
-    if path.is_symlink():
-        path.unlink()  # never follow a link out of the data root
-    elif path.is_dir():
-        shutil.rmtree(path)
-    return path
+    try:
+        if path.is_symlink():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        return
+    except PermissionError:
+        # Files written by notebooks belong to 1000:100; the dokku user cannot remove them.
+        why = as_root_in_hub_image(
+            app, ["rm", "-rf", "--one-file-system", f"/data/groups/{group}"]
+        )
+    if why is not None or path.exists() or path.is_symlink():
+        raise DokkuError(
+            f"could not delete {path} ({why or 'files remain'}); the group is out of the "
+            f"policy, retry with: dokku jupyterhub:groups:destroy {app} {group} --purge-data"
+        )
 
 
 def _require_group(doc: dict[str, Any], group: str) -> dict[str, Any]:
@@ -93,20 +151,12 @@ def groups_create(app: str, group: str, members_mode: str | None) -> None:
     g = group_name(group)
     with policy_store.update(app) as doc:
         outcome = policy_ops.create_group(doc, g, members_mode)
-        # Folder before the policy write: a failure here leaves the policy untouched.
-        path, created = ensure_group_folder(app, g.name)
+        # Folder before the policy write: a refused folder leaves the policy untouched.
+        created, message = ensure_group_folder(app, g.name)
         doc.clear()
         doc.update(outcome.doc)
     show(outcome, [g])
-    if created:
-        info1(f"Created folder {path}")
-        if os.geteuid() != 0:
-            verbose(
-                f"Owner {NOTEBOOK_UID}:{NOTEBOOK_GID} (the notebook user) is set by the hub at "
-                "the next spawn of a member"
-            )
-    else:
-        verbose(f"Folder {path} exists; its files are kept")
+    (info1 if created else verbose)(message)
 
 
 @click.command("groups:destroy")

@@ -65,7 +65,7 @@ fingerprint() {
   [ -d "$STANDIN_LIB_ROOT/data/storage/hub/data/groups/physics" ]
   if id -u dokku >/dev/null 2>&1; then
     # commands run as the dokku user: the hub sets the notebook user's ownership at spawn
-    [[ "$output" == *"Owner 1000:100 (the notebook user) is set by the hub"* ]]
+    [[ "$output" == *"the hub gives it to 1000:100 (the notebook user)"* ]]
   fi
   run dokku jupyterhub:groups:add-member hub physics bob carol
   [ "$status" -eq 0 ]
