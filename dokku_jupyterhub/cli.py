@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         positional = [a for a in rest if not a.startswith("-")]
         if app and takes_app(cmd) and (not positional or positional[0] != app):
             rest = [app, *rest]
-        cmd.main(args=rest, prog_name=f"dokku {typed}", standalone_mode=False)
+        # A command may return an exit code (e.g. 1 for "not found" checks).
+        rv = cmd.main(args=rest, prog_name=f"dokku {typed}", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            sys.exit(rv)
     except DokkuError as exc:
         if trace:
             traceback.print_exc()

@@ -8,9 +8,9 @@ newline-separated. Global values live under the app name `--global`. Writes are 
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
-import grp
 import re
 import shutil
 import tempfile
@@ -110,7 +110,12 @@ def all_for(app: str) -> dict[str, str]:
     d = _app_dir(app)
     if not d.is_dir():
         return {}
-    return {p.name: p.read_text() for p in sorted(d.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    # Names starting with "." are set()'s temporary files.
+    return {
+        p.name: p.read_text()
+        for p in sorted(d.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def apps_with(key: str) -> list[str]:
