@@ -32,15 +32,17 @@ def azure_username(principal: str) -> str:
     """The seed's Azure AD username rule, kept so existing data directories still match.
 
     lowercase; drop `,` and spaces; `@` becomes `--`; `.` becomes `-`; when longer than 31
-    characters the part before `--` is shortened so the whole fits.
+    characters the part before the `--` that replaced the `@` is shortened so the whole fits
+    (a domain too long for that leaves the first 31 characters). The result may still be
+    unsafe (e.g. `'` or `#` from a guest account): callers check it with `is_safe_name`.
     """
-    name = principal.strip().lower().replace(",", "").replace(" ", "")
-    name = name.replace("@", "--").replace(".", "-")
+    cleaned = principal.strip().lower().replace(",", "").replace(" ", "")
+    local, at, domain = cleaned.partition("@")
+    local = local.replace(".", "-")
+    domain = domain.replace("@", "--").replace(".", "-")
+    sep = "--" if at else ""
+    name = local + sep + domain
     if len(name) > AZURE_MAX_LENGTH:
-        local, sep, domain = name.partition("--")
-        if sep:
-            keep = AZURE_MAX_LENGTH - len(sep) - len(domain)
-            name = local[: max(keep, 1)] + sep + domain if keep > 0 else name[:AZURE_MAX_LENGTH]
-        else:
-            name = name[:AZURE_MAX_LENGTH]
+        keep = AZURE_MAX_LENGTH - len(sep) - len(domain)
+        name = local[:keep] + sep + domain if sep and keep > 0 else name[:AZURE_MAX_LENGTH]
     return name

@@ -189,6 +189,22 @@ def groups_of(doc: dict[str, Any], user: str, extra: tuple[str, ...] = ()) -> li
     return sorted(named)
 
 
+def group_sources(
+    doc: dict[str, Any], user: str, claim_groups: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """For each group `user` is in: "policy" (named in the policy), "claim" (from the login
+    provider's groups claim only) or "policy+claim"."""
+    groups = doc.get("groups", {})
+    explicit = {g for g, spec in groups.items() if user in spec.get("members", [])}
+    claimed = {g for g in claim_groups if g in groups}
+    out = {}
+    for g in sorted(explicit | claimed):
+        out[g] = "policy+claim" if g in explicit and g in claimed else (
+            "policy" if g in explicit else "claim"
+        )
+    return out
+
+
 def is_allowed(doc: dict[str, Any], user: str) -> bool:
     return is_admin(doc, user) or user in doc.get("users", []) or bool(groups_of(doc, user))
 

@@ -1,0 +1,77 @@
+"""`jupyterhub:export`: hand over the hub app's source, to keep it in a git repository.
+
+The files are exactly those the plugin deploys by default (`hubapp.render_files`), so a
+`git push` of an unchanged export changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from dokku_jupyterhub import hubapp, properties
+from dokku_jupyterhub.output import DokkuError, info1, verbose
+
+
+def _render(app: str) -> dict[str, bytes]:
+    try:
+        return hubapp.render_files(hubapp.params_for(app))
+    except ValueError as exc:
+        raise DokkuError(f"cannot render the hub source of {app}: {exc}") from None
+
+
+def _write_tar(app: str, files: dict[str, bytes]) -> None:
+    data = hubapp.to_tar(files, top=app)
+    out = sys.stdout.buffer
+    out.write(data)
+    out.flush()
+
+
+def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise DokkuError(f"{dest} exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise DokkuError(f"{dest} is not empty: choose an empty directory or add --force")
+    for path in files:
+        target = dest / path
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise DokkuError(f"{target} exists and is not a plain file: not overwriting it")
+    try:
+        written = hubapp.write_dir(files, dest)
+    except PermissionError as exc:
+        raise DokkuError(
+            f"cannot write {exc.filename}: permission denied (commands run as the dokku user)"
+        ) from None
+    info1(f"Exported the hub source of {app} to {dest}")
+    for path in written:
+        verbose(str(path.relative_to(dest)))
+
+
+@click.command("export")
+@click.argument("app")
+@click.argument("dir", required=False)
+@click.option("--force", is_flag=True, help="Write into a non-empty directory.")
+def export(app: str, dir: str | None, force: bool) -> None:  # noqa: A002 - shown as DIR
+    """Write the hub app's source to DIR or as a tar on stdout"""
+    if properties.get(app, "hub-app") is None:
+        raise DokkuError(f"{app} is not a jupyterhub app")
+    if dir is None and sys.stdout.isatty():
+        raise DokkuError(
+            "give a directory, or redirect stdout to get a tar: "
+            f"dokku jupyterhub:export {app} > {app}.tar"
+        )
+    # `dokku --force jupyterhub:export ...`: Dokku strips a leading --force into this variable.
+    force = force or os.environ.get("DOKKU_APPS_FORCE_DELETE") == "1"
+    files = _render(app)
+    if dir in (None, "-"):
+        _write_tar(app, files)
+        return
+    _write_dir(app, files, Path(os.path.abspath(dir)), force)
+
+
+export.dokku_usage = "<app> [DIR|-] [--force]"
+
+COMMANDS = [export]
