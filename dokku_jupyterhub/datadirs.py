@@ -1,0 +1,70 @@
+"""The hub's data tree on the host: `data_root(app)`, mounted at /data in the hub.
+
+    /var/lib/dokku/data/storage/<app>/          0755  Dokku's storage convention
+        data/                                   0750  policy.json, cookie secret, sqlite
+            users/ user-settings/ shared/       0755  bind-mounted into notebook servers
+            colab/ groups/
+
+Ownership: `dokku jupyterhub:create` runs as the `dokku` user (Dokku re-executes itself with
+sudo), which cannot chown to another uid. The tree is then owned by dokku, which lets the
+plugin write policy.json; the hub runs as root in its container and gives the five shared
+folders to the notebook user (1000:100, jovyan:users) when it starts. When this code runs
+as root (tests, a manual run) it chowns them itself, and gives the two upper directories to
+the Dokku system user so later `dokku jupyterhub:*` commands can still write the policy.
+Nothing here ever deletes or rewrites existing content.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from pathlib import Path
+
+from dokku_jupyterhub.paths import data_root, storage_root
+
+SUBDIRS = ("users", "user-settings", "shared", "colab", "groups")
+NOTEBOOK_OWNER = (1000, 100)  # jovyan:users in the Jupyter docker-stacks images
+ROOT_MODE = 0o755
+DATA_MODE = 0o750  # holds the hub's database and cookie secret: not for other host users
+SUBDIR_MODE = 0o755
+
+
+def wanted(app: str) -> list[tuple[Path, int]]:
+    """Every directory of the tree with its mode, parents first."""
+    root = data_root(app)
+    return [(storage_root(app), ROOT_MODE), (root, DATA_MODE)] + [
+        (root / name, SUBDIR_MODE) for name in SUBDIRS
+    ]
+
+
+def missing(app: str) -> list[Path]:
+    return [path for path, _ in wanted(app) if not path.is_dir()]
+
+
+def _dokku_owner() -> tuple[int, int] | None:
+    try:
+        uid = pwd.getpwnam(os.environ.get("DOKKU_SYSTEM_USER", "dokku")).pw_uid
+        gid = grp.getgrnam(os.environ.get("DOKKU_SYSTEM_GROUP", "dokku")).gr_gid
+    except KeyError:
+        return None
+    return uid, gid
+
+
+def ensure(app: str) -> list[Path]:
+    """Create what is missing (existing directories keep their content, mode and owner);
+    return what was created."""
+    as_root = os.geteuid() == 0
+    upper_owner = _dokku_owner() if as_root else None
+    created: list[Path] = []
+    for path, mode in wanted(app):
+        if path.is_dir():
+            continue
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+        os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+        if as_root:
+            owner = NOTEBOOK_OWNER if path.parent == data_root(app) else upper_owner
+            if owner:
+                os.chown(path, *owner)
+        created.append(path)
+    return created

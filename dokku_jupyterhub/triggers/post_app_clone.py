@@ -1,0 +1,40 @@
+"""`post-app-clone OLD NEW` (apps:clone, after every plugin's post-app-clone-setup and before
+the clone is built): undo what the plugins that run after `jupyterhub` copied from OLD.
+
+On Dokku 0.38 the storage plugin copies OLD's mounts (so NEW would mount OLD's data at
+/data), the network plugin OLD's `attach-post-create` (OLD's network), and dokku-postgres
+records NEW as linked to OLD's database. Each is fixed here, idempotently; the rebuild
+(ps, which runs after this plugin) then starts the clone on its own data and network.
+"""
+
+from __future__ import annotations
+
+from dokku_jupyterhub import dokku_cli, properties, state
+from dokku_jupyterhub.output import verbose
+from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub.triggers import appcopy
+
+
+def originals_services(old: str) -> list[str]:
+    """The services dokku-postgres may have linked the clone to: the one create made for the
+    original, and the one its DATABASE_URL points at."""
+    found = [properties.get(old, "postgres-service"),
+             state.service_of_url(state.config(old).get("DATABASE_URL"))]
+    return list(dict.fromkeys(s for s in found if s))
+
+
+def main(argv: list[str]) -> int:
+    new = argv[1]
+    if properties.get(new, "hub-app") is None:
+        return 0
+    appcopy.fix_data_mount(new, str(data_root(new)))
+    appcopy.fix_network(new, state.network_name(new))
+    if state.plugin_enabled("postgres"):
+        for service in originals_services(argv[0]):
+            if state.postgres_exists(service) and new in state.postgres_links(service):
+                dokku_cli.run("postgres:unlink", service, new, "--no-restart")
+                verbose(f"{new} no longer uses {service} (the original's database)")
+    if "DATABASE_URL" in state.config(new):
+        dokku_cli.run("config:unset", "--no-restart", new, "DATABASE_URL")
+    verbose(f"give {new} its own Postgres and review it: dokku jupyterhub:create {new}")
+    return 0

@@ -1,0 +1,63 @@
+"""`post-app-clone-setup OLD NEW` (apps:clone): the clone is a second, independent hub.
+
+It must never share the original's data, database or secrets, since two hubs writing one
+database or one users' tree corrupt both. So NEW gets:
+- OLD's plugin properties, minus what describes OLD's resources (postgres-service, db-kind,
+  build records, domains);
+- its own, empty data tree, with a copy of OLD's policy (admins, groups, limits: settings,
+  not user data) so its admins can log in;
+- fresh HUB_ADMIN_PASSWORD and HUB_PLUGIN_API_TOKEN, its own name-derived config, and no
+  DATABASE_URL (SQLite until `dokku jupyterhub:create NEW` gives it its own Postgres);
+- its own /data mount and network (fixed again by post-app-clone, after the storage and
+  network plugins have copied OLD's).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+
+from dokku_jupyterhub import datadirs, dokku_cli, policy_store, properties, state
+from dokku_jupyterhub.output import info1, verbose
+from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub.triggers import appcopy
+
+NOT_COPIED = (
+    "postgres-service",
+    "db-kind",
+    "domains",
+    "last-build-status",
+    "last-build-time",
+    "last-build-image-id",
+    "last-build-hash",
+    "last-build-error",
+    "last-build-revision",
+)
+
+
+def main(argv: list[str]) -> int:
+    old, new = argv[0], argv[1]
+    if properties.get(old, "hub-app") is None:
+        return 0
+    info1(f"jupyterhub: setting up {new} as a separate hub (own data, secrets and database)")
+    properties.clone(old, new)
+    for key in NOT_COPIED:
+        properties.delete(new, key)  # db-kind too: create decides the clone's database
+
+    appcopy.clear_for(new)
+    datadirs.ensure(new)
+    policy = policy_store.policy_path(old)
+    if policy.exists():
+        shutil.copyfile(policy, policy_store.policy_path(new))
+
+    fresh = {
+        "HUB_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "HUB_PLUGIN_API_TOKEN": secrets.token_hex(32),
+    }
+    appcopy.fix_config(new, properties.get(new, "notebook-image"), fresh)
+    if "DATABASE_URL" in state.config(new):
+        dokku_cli.run("config:unset", "--no-restart", new, "DATABASE_URL")
+    appcopy.fix_data_mount(new, str(data_root(new)))
+    appcopy.fix_network(new, state.network_name(new))
+    verbose(f"{new} has its own data tree in {data_root(new)} and a new admin password")
+    return 0

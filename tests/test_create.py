@@ -1,0 +1,275 @@
+"""`jupyterhub:create`: the exact Dokku command sequence, idempotent reruns, secrets, and the
+plan's decisions, with the syntax-checking recorder in place of Dokku (test_create_recorder).
+Docker is the real engine (create checks it can reach it)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+from test_create_recorder import FakeDokku, install_plugins
+
+from dokku_jupyterhub import cli, create, dokku_cli, properties, state
+from dokku_jupyterhub.paths import data_root, storage_root
+
+
+@pytest.fixture
+def fake(dokku_env, monkeypatch, engine):
+    f = FakeDokku()
+    monkeypatch.setattr(dokku_cli, "runner", f)
+    install_plugins(dokku_env, "postgres", "letsencrypt", monkeypatch=monkeypatch)
+    return f
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    got = capsys.readouterr()
+    return int(exc.value.code or 0), got.out, got.err
+
+
+FULL = ("jupyterhub:create", "hub", "--domain", "hub.example.edu", "--admin", "alice",
+        "--letsencrypt-email", "admin@example.edu")
+
+
+def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
+    code, out, err = run(capsys, *FULL)
+    assert code == 0, err
+    data = str(data_root("hub"))
+    env = fake.config["hub"]
+    secret_pw, token = env["HUB_ADMIN_PASSWORD"], env["HUB_PLUGIN_API_TOKEN"]
+    assert fake.changes() == [
+        ("apps:create", "hub"),
+        ("ports:set", "hub", "http:80:8000"),
+        ("storage:mount", "hub", "/var/run/docker.sock:/var/run/docker.sock"),
+        ("domains:add", "hub", "hub.example.edu"),
+        ("network:create", "hub-network"),
+        ("network:set", "hub", "attach-post-create", "hub-network"),
+        ("config:set", "--no-restart", "hub",
+         "DOCKER_NETWORK_NAME=hub-network", "HUB_IP=hub.web",
+         "DOCKER_JUPYTER_IMAGE=dokku/hub-notebook:latest", "HUB_APP_NAME=hub",
+         "HUB_DATA_DIR=/data", f"HUB_HOST_DATA_DIR={data}", "HUB_IDLE_TIMEOUT=300",
+         f"HUB_ADMIN_PASSWORD={secret_pw}", f"HUB_PLUGIN_API_TOKEN={token}"),
+        ("storage:mount", "hub", f"{data}:/data"),
+        ("nginx:set", "hub", "client-max-body-size", "30m"),
+        ("nginx:set", "hub", "proxy-read-timeout", "3600s"),
+        ("proxy:build-config", "hub"),
+        ("postgres:create", "hub-db"),
+        ("postgres:link", "hub-db", "hub", "--no-restart"),
+        ("letsencrypt:set", "hub", "email", "admin@example.edu"),
+        ("git:from-archive", "hub", "--"),
+        ("letsencrypt:enable", "hub"),
+    ]
+    # the deploy got the rendered hub app as a tar with one top folder
+    deploy_call = next(i for i, c in enumerate(fake.calls) if c[0] == "git:from-archive")
+    with tarfile.open(fileobj=io.BytesIO(fake.stdin[deploy_call])) as tf:
+        names = tf.getnames()
+    assert any(n.endswith("/Dockerfile") for n in names)
+    # secrets: long, different, never printed
+    assert len(secret_pw) >= 20 and len(token) == 64 and secret_pw != token
+    assert secret_pw not in out + err and token not in out + err
+    # local effects and records
+    assert json.loads((data_root("hub") / "policy.json").read_text())["admins"] == ["alice"]
+    props = properties.all_for("hub")
+    assert props["hub-app"] == "true"
+    assert props["postgres-service"] == "hub-db" and props["db-kind"] == "postgres"
+    assert props["domains"] == "hub.example.edu"
+    assert props["idle-timeout"] == "300" and props["max-body-size"] == "30m"
+    # how to log in, without the password
+    assert "https://hub.example.edu/" in out
+    assert "dokku config:get hub HUB_ADMIN_PASSWORD" in out
+    assert "alice" in out
+
+
+def test_rerun_changes_nothing_and_says_so(fake, capsys):
+    assert run(capsys, *FULL)[0] == 0
+    before = dict(fake.config["hub"])
+    policy_file = data_root("hub") / "policy.json"
+    mtime = policy_file.stat().st_mtime_ns
+    fake.calls.clear()
+    code, out, _ = run(capsys, *FULL)
+    assert code == 0
+    assert fake.changes() == []
+    assert "already set up" in out
+    assert fake.config["hub"] == before  # secrets kept
+    assert policy_file.stat().st_mtime_ns == mtime
+
+
+def test_rerun_never_replaces_the_admins_source(fake, capsys):
+    assert run(capsys, *FULL)[0] == 0
+    fake.source["hub"] = b"pushed by the admin"
+    fake.calls.clear()
+    assert run(capsys, *FULL)[0] == 0
+    assert not [c for c in fake.changes() if c[0] == "git:from-archive"]
+
+
+def test_second_admin_and_new_domain_are_added_only(fake, capsys):
+    assert run(capsys, *FULL)[0] == 0
+    fake.calls.clear()
+    code, _, err = run(capsys, "jupyterhub:create", "hub", "--domain", "b.example.edu",
+                       "--admin", "Bob")
+    assert code == 0, err
+    assert fake.changes() == [("domains:add", "hub", "b.example.edu")]
+    doc = json.loads((data_root("hub") / "policy.json").read_text())
+    assert doc["admins"] == ["alice", "bob"]
+    assert properties.get("hub", "domains") == "hub.example.edu\nb.example.edu"
+
+
+def test_no_deploy_and_no_postgres(fake, capsys):
+    code, out, err = run(capsys, "jupyterhub:create", "hub", "--admin", "alice",
+                         "--no-deploy", "--no-postgres")
+    assert code == 0, err
+    cmds = [c[0] for c in fake.changes()]
+    assert "git:from-archive" not in cmds and not any(c.startswith("postgres:") for c in cmds)
+    assert properties.get("hub", "db-kind") == "sqlite"
+    assert "SQLite" in out and "--no-postgres" in out
+    assert "--no-deploy" in out
+
+
+def test_without_dokku_postgres_uses_sqlite_with_a_note(dokku_env, monkeypatch, capsys, engine):
+    fake = FakeDokku()
+    monkeypatch.setattr(dokku_cli, "runner", fake)
+    install_plugins(dokku_env, monkeypatch=monkeypatch)  # no plugins
+    code, out, err = run(capsys, "jupyterhub:create", "hub", "--admin", "alice")
+    assert code == 0, err
+    assert not [c for c in fake.calls if c[0].startswith(("postgres:", "letsencrypt:"))]
+    assert "dokku-postgres is not installed" in out
+
+
+def test_options_reach_config_nginx_and_policy(fake, capsys):
+    code, _, err = run(capsys, "jupyterhub:create", "hub", "--admin", "alice",
+                       "--memory", "1G", "--idle-timeout", "900", "--max-body-size", "200m",
+                       "--notebook-image", "quay.io/jupyter/scipy-notebook:2024-05-27")
+    assert code == 0, err
+    env = fake.config["hub"]
+    assert env["HUB_IDLE_TIMEOUT"] == "900"
+    assert env["DOCKER_JUPYTER_IMAGE"] == "quay.io/jupyter/scipy-notebook:2024-05-27"
+    assert properties.get("hub", "notebook-image") == "quay.io/jupyter/scipy-notebook:2024-05-27"
+    assert fake.nginx["hub"]["client-max-body-size"] == "200m"
+    doc = json.loads((data_root("hub") / "policy.json").read_text())
+    assert doc["limits"]["default"]["memory"] == "1g"
+
+
+def test_rerun_keeps_later_settings(fake, capsys):
+    """A plain rerun does not undo `set` (idle timeout, body size, memory)."""
+    assert run(capsys, "jupyterhub:create", "hub", "--admin", "alice")[0] == 0
+    fake.config["hub"]["HUB_IDLE_TIMEOUT"] = "1200"
+    fake.nginx["hub"]["client-max-body-size"] = "1g"
+    fake.calls.clear()
+    assert run(capsys, "jupyterhub:create", "hub")[0] == 0
+    assert fake.changes() == []
+
+
+def test_data_tree_modes(fake, capsys):
+    assert run(capsys, "jupyterhub:create", "hub", "--admin", "alice", "--no-deploy")[0] == 0
+    root = data_root("hub")
+    assert oct(root.stat().st_mode & 0o777) == "0o750"
+    assert oct(storage_root("hub").stat().st_mode & 0o777) == "0o755"
+    for name in ("users", "user-settings", "shared", "colab", "groups"):
+        path = root / name
+        assert path.is_dir() and oct(path.stat().st_mode & 0o777) == "0o755"
+
+
+# ---- the plan, pure ---------------------------------------------------------------------
+
+SECRETS = create.Secrets("pw-candidate", "token-candidate")
+
+
+def done_state(app: str = "hub", **changes) -> state.Observed:
+    """What Dokku holds after a complete create."""
+    opts = create.Options(app=app)
+    base = state.Observed(
+        app_exists=True,
+        config=create.hub_config(opts, state.Observed(), create.Secrets("pw", "tok")),
+        mounts=(state.Mount(create.DOCKER_SOCKET, create.DOCKER_SOCKET),
+                state.Mount(str(data_root(app)), "/data")),
+        domains=("hub.example.edu",),
+        ports=("http:80:8000",),
+        network_exists=True,
+        attach_post_create=f"{app}-network",
+        nginx={"client-max-body-size": "30m", "proxy-read-timeout": "3600s"},
+        postgres_installed=True,
+        postgres_service_exists=True,
+        postgres_linked=True,
+        has_source=True,
+        deployed=True,
+        properties={"hub-app": "true", "domains": "hub.example.edu", "idle-timeout": "300",
+                    "max-body-size": "30m", "db-kind": "postgres",
+                    "postgres-service": f"{app}-db"},
+    )
+    fields = {**base.__dict__, **changes}
+    return state.Observed(**fields)
+
+
+POLICY = {"version": 1, "admins": ["alice"], "limits": {"default": {"memory": "350m"}}}
+
+
+def test_plan_of_a_complete_app_is_empty(dokku_env):
+    p = create.plan(create.Options(app="hub"), done_state(), SECRETS, POLICY, False)
+    assert p.steps == ()
+
+
+def test_plan_replaces_a_foreign_data_mount_first(dokku_env):
+    seen = done_state(mounts=(state.Mount(create.DOCKER_SOCKET, create.DOCKER_SOCKET),
+                              state.Mount("/var/lib/dokku/data/storage/old/data", "/data")))
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    assert [s.dokku for s in steps] == [
+        ("storage:unmount", "hub", "/var/lib/dokku/data/storage/old/data:/data"),
+        ("storage:mount", "hub", f"{data_root('hub')}:/data"),
+        ("ps:restart", "hub"),
+    ]
+
+
+def test_plan_keeps_https_mapping_when_fixing_ports(dokku_env):
+    seen = done_state(ports=("http:80:5000", "https:443:8000"))
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    assert steps[0].dokku == ("ports:set", "hub", "http:80:8000", "https:443:8000")
+    assert steps[-1].dokku == ("ps:restart", "hub")
+
+
+def test_plan_uses_a_database_the_admin_linked(dokku_env):
+    config = {**done_state().config,
+              "DATABASE_URL": "postgres://u:p@dokku-postgres-school-db:5432/school_db"}
+    seen = done_state(postgres_linked=False, postgres_service_exists=False, config=config,
+                      properties={**done_state().properties, "postgres-service": ""})
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    assert not any(s.dokku[:1] in (("postgres:create",), ("postgres:link",)) for s in steps)
+
+
+def test_plan_rebuilds_an_app_whose_first_deploy_was_interrupted(dokku_env):
+    seen = done_state(deployed=False)
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    assert [s.dokku for s in steps] == [("ps:rebuild", "hub")]
+
+
+def test_plan_never_regenerates_secrets(dokku_env):
+    seen = done_state()
+    wanted = create.hub_config(create.Options(app="hub"), seen, SECRETS)
+    assert wanted["HUB_ADMIN_PASSWORD"] == "pw" and wanted["HUB_PLUGIN_API_TOKEN"] == "tok"
+
+
+def test_plan_marks_the_hub_app_before_creating_it(dokku_env):
+    steps = create.plan(create.Options(app="hub", admins=("alice",)), state.Observed(),
+                        SECRETS, None, True).steps
+    assert (steps[0].local, steps[0].args) == ("property", ("hub-app", "true"))
+    assert steps[1].dokku == ("apps:create", "hub")
+
+
+def test_plan_records_a_postgres_service_before_creating_it(dokku_env):
+    seen = done_state(postgres_service_exists=False, postgres_linked=False,
+                      properties={"hub-app": "true"})
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    i = next(i for i, s in enumerate(steps) if s.dokku[:1] == ("postgres:create",))
+    assert steps[i - 1].args == ("postgres-service", "hub-db")
+
+
+def test_a_hub_on_sqlite_stays_on_sqlite(dokku_env):
+    seen = done_state(postgres_service_exists=False, postgres_linked=False,
+                      config={k: v for k, v in done_state().config.items()
+                              if k != "DATABASE_URL"},
+                      properties={**done_state().properties, "db-kind": "sqlite",
+                                  "postgres-service": ""})
+    steps = create.plan(create.Options(app="hub"), seen, SECRETS, POLICY, False).steps
+    assert steps == ()

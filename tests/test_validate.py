@@ -1,0 +1,180 @@
+"""Bad input is refused with one ` !     ` line and a non-zero exit, and NOTHING changes: no
+state-changing Dokku call (for input errors: no Dokku call at all), no file written."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+from test_create_recorder import FakeDokku, install_plugins
+
+from dokku_jupyterhub import cli, docker_api, dokku_cli, properties, validate
+from dokku_jupyterhub.commands import lifecycle
+from dokku_jupyterhub.output import DokkuError
+from dokku_jupyterhub.paths import lib_root, properties_dir
+
+
+@pytest.fixture
+def fake(dokku_env, monkeypatch, engine):
+    f = FakeDokku()
+    monkeypatch.setattr(dokku_cli, "runner", f)
+    install_plugins(dokku_env, "postgres", monkeypatch=monkeypatch)
+    return f
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    got = capsys.readouterr()
+    return int(exc.value.code or 0), got.out, got.err
+
+
+def files_under(root) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*") if p.is_file() or p.is_dir())
+
+
+C = ("jupyterhub:create",)
+OK = ("--admin", "alice")
+
+# (argv, words of the one error line). Input errors: refused before Dokku is asked anything.
+BAD_INPUT = [
+    (C + ("Hub",) + OK, "must begin with lowercase"),
+    (C + ("-hub",) + OK, "No such option"),
+    (C + ("hub_1",) + OK, "may only contain"),
+    (C + ("hub.school",) + OK, "no dots"),
+    (C + ("h" * 51,) + OK, "at most 50"),
+    (C + ("hub", "--domain", "https://hub.example.edu") + OK, "invalid domain"),
+    (C + ("hub", "--domain", "hub example.edu") + OK, "invalid domain"),
+    (C + ("hub", "--domain", "hub.example.edu/path") + OK, "invalid domain"),
+    (C + ("hub", "--domain", "-bad.example.edu") + OK, "invalid domain"),
+    (C + ("hub", "--admin", "../root"), "invalid username"),
+    (C + ("hub", "--admin", "a/b"), "invalid username"),
+    (C + ("hub", "--admin", ".hidden"), "invalid username"),
+    (C + ("hub", "--admin", "alice", "--admin", "bad name"), "invalid username"),
+    (C + ("hub", "--admin", "x" * 65), "invalid username"),
+    (C + ("hub", "--memory", "lots") + OK, "invalid memory"),
+    (C + ("hub", "--memory", "1m") + OK, "at least 6m"),
+    (C + ("hub", "--idle-timeout", "5") + OK, "invalid idle timeout"),
+    (C + ("hub", "--idle-timeout", "soon") + OK, "invalid idle timeout"),
+    (C + ("hub", "--max-body-size", "30 MB") + OK, "invalid max body size"),
+    (C + ("hub", "--max-body-size", "0") + OK, "invalid max body size"),
+    (C + ("hub", "--letsencrypt-email", "admin") + OK, "invalid email"),
+    (C + ("hub", "--notebook-image", "Bad Image") + OK, "invalid notebook image"),
+    (C + ("hub", "--notebook-image", "UPPER/case:1") + OK, "invalid notebook image"),
+    (C + ("hub", "--unknown") + OK, "No such option"),
+    (C, "Missing argument"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), BAD_INPUT)
+def test_bad_input_is_refused_before_anything(argv, words, fake, capsys):
+    code, out, err = run(capsys, *argv)
+    assert code != 0
+    lines = err.rstrip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].startswith(" !     ") and words in lines[0], err
+    assert fake.calls == []
+    assert files_under(lib_root()) == files_under_plugins_only()
+
+
+def files_under_plugins_only() -> list[str]:
+    """What the fixture made: the enabled-plugins directory."""
+    plugins = lib_root() / "plugins"
+    return sorted([str(plugins), *(str(p) for p in plugins.rglob("*"))])
+
+
+def test_state_dependent_refusals_change_nothing(fake, capsys):
+    fake.apps.add("blog")  # an app create did not make
+    cases = [
+        (C + ("blog",) + OK, "did not make"),
+        (C + ("hub",), "at least one admin"),
+        (C + ("hub", "--letsencrypt-email", "a@example.edu") + OK, "dokku-letsencrypt"),
+    ]
+    before = files_under(lib_root())
+    for argv, words in cases:
+        code, _, err = run(capsys, *argv)
+        assert code != 0 and words in err and err.count("\n") == 1, err
+    assert fake.changes() == []
+    assert files_under(lib_root()) == before
+    assert not properties_dir().exists()
+
+
+def test_letsencrypt_needs_a_domain(fake, dokku_env, monkeypatch, capsys):
+    install_plugins(dokku_env, "postgres", "letsencrypt", monkeypatch=monkeypatch)
+    code, _, err = run(capsys, *C, "hub", "--letsencrypt-email", "a@example.edu", *OK)
+    assert code == 1 and "needs a domain" in err
+    assert fake.changes() == [] and not properties_dir().exists()
+
+
+def test_missing_docker_socket_is_refused(fake, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lifecycle, "DOCKER_SOCKET", tmp_path / "no-docker.sock")
+    code, _, err = run(capsys, *C, "hub", *OK)
+    assert code == 1 and "Docker socket" in err
+    assert fake.calls == [] and not properties_dir().exists()
+
+
+def test_unreachable_docker_is_refused(fake, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(
+        docker_api, "factory",
+        lambda: docker.DockerClient(base_url=f"unix://{tmp_path}/nothing.sock", timeout=5),
+    )
+    code, _, err = run(capsys, *C, "hub", *OK)
+    assert code == 1 and "Docker engine unreachable" in err
+    assert fake.calls == [] and not properties_dir().exists()
+
+
+def test_storage_root_that_cannot_hold_directories_is_refused(fake, capsys):
+    (lib_root() / "data").write_text("not a directory")
+    code, _, err = run(capsys, *C, "hub", *OK)
+    assert code == 1 and "is not a directory" in err
+    assert fake.calls == [] and not properties_dir().exists()
+
+
+# ---- the rules themselves ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["hub", "a", "hub-2", "0hub", "x" * 50])
+def test_valid_app_names(name):
+    assert validate.app_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Hub", "hub_2", "-hub", "hub.x", "hub/x", "x" * 51])
+def test_invalid_app_names(name):
+    with pytest.raises(DokkuError):
+        validate.app_name(name)
+
+
+def test_app_rule_is_dokkus():
+    # plugins/common/common.go IsValidAppName: ^[a-z0-9][a-z0-9.-]*$
+    assert validate.DOKKU_APP_RE.pattern == r"^[a-z0-9][a-z0-9.-]*$"
+
+
+def test_domains_normalise_and_dedupe():
+    assert validate.domains(["Hub.Example.EDU.", "hub.example.edu", "b.example.edu"]) == (
+        "hub.example.edu", "b.example.edu")
+
+
+@pytest.mark.parametrize(("typed", "provider", "stored"), [
+    ("Alice", "none", "alice"),
+    ("alice.smith@school.org", "none", "alice.smith@school.org"),
+    ("Alice.Smith@school.org", "azuread", "alice-smith--school-org"),
+])
+def test_usernames_as_the_hub_sees_them(typed, provider, stored):
+    assert validate.username(typed, provider) == stored
+
+
+@pytest.mark.parametrize("ref", [
+    "jupyter/scipy-notebook", "quay.io/jupyter/scipy-notebook:2024-05-27",
+    "localhost:5000/team/img:v1.2", "dokku/hub-notebook:latest",
+    "img@sha256:" + "a" * 64,
+])
+def test_image_references(ref):
+    assert validate.image(ref) == ref
+
+
+def test_sizes_and_timeouts():
+    assert validate.nginx_size("30M") == "30m"
+    assert validate.memory("2G") == "2g"
+    assert validate.cpu("1.50") == "1.5"
+    assert validate.idle_timeout("3600") == 3600
+    with pytest.raises(DokkuError):
+        validate.cpu("0")
+    assert properties.GLOBAL == "--global"
