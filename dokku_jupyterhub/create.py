@@ -72,7 +72,6 @@ DEFAULT_MAX_BODY_SIZE = "30m"
 PROXY_READ_TIMEOUT = "3600s"
 # Marks the step whose stdin is the rendered hub app (a tar), made by the runner when it runs.
 HUB_SOURCE = "hub-source"
-SECRET_KEYS = ("HUB_ADMIN_PASSWORD", "HUB_PLUGIN_API_TOKEN")
 
 
 def default_notebook_image(app: str) -> str:
