@@ -103,7 +103,7 @@ def create(
     policy_doc = policy_store.read(app) if policy_store.policy_path(app).exists() else None
     create_plan.check(opts, seen, policy_doc)
     candidates = create_plan.Secrets(
-        admin_password=secrets.token_urlsafe(18), api_token=secrets.token_hex(32)
+        admin_password=secrets.token_urlsafe(32), api_token=secrets.token_hex(32)
     )
     plan = create_plan.plan(
         opts, seen, candidates, policy_doc, data_tree_missing=bool(datadirs.missing(app))
