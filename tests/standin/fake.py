@@ -164,7 +164,8 @@ def columns(entries: dict[str, str], prefix: str = "       ") -> list[str]:
 def report(app: str, title: str, rows: dict[str, str], flag: str | None, prefix: str) -> None:
     """Dokku's `:report` shape: header + padded rows, or one raw value for `--<prefix>-<key>`."""
     if flag:
-        keys = {f"--{prefix}-{k.lower().replace(' ', '-')}": v for k, v in rows.items()}
+        # Dokku's row labels are its flags spelled out: "Domains app vhosts" <- --domains-app-vhosts
+        keys = {f"--{k.lower().replace(' ', '-')}": v for k, v in rows.items()}
         if flag not in keys:
             raise Fail(f"Invalid flag passed, valid flags: {', '.join(sorted(keys))}")
         out(keys[flag])
@@ -607,7 +608,7 @@ def ports_report(args):
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--ports-")), None)
-    report(app, "ports", {"Port map": " ".join(st.ports(app, ROOT))}, flag, "ports")
+    report(app, "ports", {"Ports map": " ".join(st.ports(app, ROOT))}, flag, "ports")
 
 
 # --- network ----------------------------------------------------------------------------------
