@@ -1,0 +1,230 @@
+"""A hub made by `dokku jupyterhub:create`, on PostgreSQL, logging users in through Azure AD
+(the stand-in), spawning their notebook containers for real, and keeping their data, servers
+and sessions through deploys. The tests run in file order against one bed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit
+
+import pytest
+from bed import WAIT_TO_RETIRE, Browser, User, error_text, make_bed, sha256_file, wait_for
+
+from dokku_jupyterhub.hub.policy import parse_memory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.postgres]
+
+ADMIN = ("Ada.Admin@school.edu", "ada-admin--school-edu")
+STUDENT = ("First.Last@school.edu", "first-last--school-edu")
+TWIN = "First-Last@school.edu"  # another account, same hub username
+MEMBER = ("Grace.Member@school.edu", "grace-member--school-edu")
+STRANGER = "Nobody.Else@school.edu"
+
+
+@pytest.fixture(scope="module")
+def hub(engine, e2e_bases, postgres_ok):
+    bed = make_bed(engine, postgres=True, azure=True, bases=e2e_bases,
+                   create_args=("--admin", ADMIN[1], "--idle-timeout", "3600"))
+    try:
+        for upn in (ADMIN[0], STUDENT[0], TWIN, MEMBER[0], STRANGER):
+            bed.idp.add(upn)
+        app = bed.app
+        bed.dokku("jupyterhub:users:add", app, STUDENT[1])
+        bed.dokku("jupyterhub:groups:create", app, "physics", "--members-mode", "rw")
+        bed.dokku("jupyterhub:groups:create", app, "chem", "--members-mode", "ro")
+        bed.dokku("jupyterhub:groups:add-member", app, "physics", MEMBER[1])
+        bed.dokku("jupyterhub:groups:add-member", app, "chem", MEMBER[1])
+        idp = bed.idp
+        bed.dokku("jupyterhub:auth:set", app, "azuread", "--client-id", idp.client_id,
+                  "--client-secret", "-", "--tenant-id", idp.tenant,
+                  "--callback-url", f"{bed.url}/hub/oauth_callback",
+                  "--authorize-url", idp.authorize_url, "--token-url", idp.token_url,
+                  input=idp.client_secret.encode() + b"\n")
+        bed.wait_hub()
+        yield bed
+    finally:
+        bed.close()
+
+
+@pytest.fixture(scope="module")
+def users(hub):
+    """Logged-in users, made on first use and kept for the module."""
+    made: dict[str, User] = {}
+
+    def get(upn: str) -> User:
+        if upn not in made:
+            browser = Browser(hub)
+            resp = browser.login_azure(upn)
+            assert resp.ok, (resp.status_code, error_text(resp)[:500])
+            made[upn] = User(hub, browser)
+        return made[upn]
+
+    return get
+
+
+def test_create_wired_postgres_and_the_deploy_built_the_notebook_image(hub):
+    config = hub.config()
+    assert config["DATABASE_URL"].startswith("postgres://")
+    assert hub.prop("db-kind") == "postgres"
+    # Built by the first deploy's post-deploy; auth:set's restart found images/ unchanged.
+    assert hub.prop("last-build-status") in ("ok", "skipped")
+    assert hub.notebook_image().id == hub.prop("last-build-image-id")
+    assert [d["ok"] for d in hub.deploys()] == [True, True]
+    # The hub runs as docker-local runs it: on the app network under its alias.
+    hub_c = hub.hub_container()
+    assert hub_c.name == f"{hub.app}.web.1"
+    aliases = hub_c.attrs["NetworkSettings"]["Networks"][hub.network]["Aliases"]
+    assert f"{hub.app}.web" in aliases
+    assert hub_c.attrs["HostConfig"]["Init"] is True
+
+
+def test_login_maps_the_upn_to_the_seed_username(hub, users):
+    before = len(hub.idp.token_requests())
+    student = users(STUDENT[0])
+    assert student.name == STUDENT[1]
+    assert len(hub.idp.token_requests()) > before, "the hub never exchanged the code"
+    assert student.browser.whoami()["admin"] is False
+    assert users(ADMIN[0]).browser.whoami()["admin"] is True
+
+
+def test_a_second_identity_mapping_to_the_same_name_is_refused(hub, users):
+    users(STUDENT[0])  # the first identity owns the name
+    browser = Browser(hub)
+    resp = browser.login_azure(TWIN)
+    assert resp.status_code == 403
+    assert "already belongs to another account" in error_text(resp)
+    assert browser.s.get(f"{hub.url}/hub/api/user", timeout=10).status_code in (401, 403)
+
+
+def test_someone_not_in_the_policy_is_refused(hub):
+    browser = Browser(hub)
+    resp = browser.login_azure(STRANGER)
+    assert resp.status_code == 403
+    assert browser.name is None
+
+
+def test_server_starts_answers_and_keeps_files_across_spawns(hub, users):
+    student = users(STUDENT[0])
+    student.start()
+    lab = student.browser.open_server()
+    assert lab.status_code == 200 and urlsplit(lab.url).path == f"/user/{student.name}/lab"
+    status = student.browser.get(f"/user/{student.name}/api/status")
+    assert status.status_code == 200 and "started" in status.json()
+    text = f"written by the e2e bed {secrets.token_hex(4)}\n"
+    assert student.put_file("hello.txt", text).status_code in (200, 201)
+    on_host = hub.data_root / "users" / student.name / "hello.txt"
+    assert on_host.read_text() == text
+    st = os.stat(on_host)
+    assert (st.st_uid, st.st_gid) == (1000, 100)
+    student.stop()
+    student.start()
+    again = student.get_file("hello.txt")
+    assert again.status_code == 200 and again.json()["content"] == text
+
+
+def test_folders_and_their_modes(hub, users):
+    admin, student, member = users(ADMIN[0]), users(STUDENT[0]), users(MEMBER[0])
+    for user in (admin, student, member):
+        if not (user.server() or {}).get("ready"):
+            user.start()
+    # shared: rw for admins, ro for everyone else
+    assert admin.put_file("shared/notice.txt", "from the admin\n").status_code == 201
+    assert student.get_file("shared/notice.txt").json()["content"] == "from the admin\n"
+    assert student.put_file("shared/mine.txt", "no\n").status_code >= 400
+    assert not (hub.data_root / "shared" / "mine.txt").exists()
+    # colab: rw for all
+    assert student.put_file("colab/s.txt", "s\n").status_code == 201
+    assert admin.put_file("colab/a.txt", "a\n").status_code == 201
+    # groups: members get their groups with the group's mode, others nothing
+    assert member.put_file("groups/physics/g.txt", "g\n").status_code == 201
+    assert member.get_file("groups/chem").status_code == 200
+    assert member.put_file("groups/chem/g.txt", "g\n").status_code >= 400
+    assert student.get_file("groups/physics").status_code == 404
+    assert student.get_file("groups").status_code == 404
+    # users: only admins see everyone's folders
+    listing = admin.get_file("users").json()
+    assert {STUDENT[1], MEMBER[1]} <= {item["name"] for item in listing["content"]}
+    assert student.get_file("users").status_code == 404
+
+
+def test_memory_limit_follows_the_policy_and_changes_apply_at_the_next_spawn(hub, users):
+    student = users(STUDENT[0])
+    if not (student.server() or {}).get("ready"):
+        student.start()
+    assert student.container().attrs["HostConfig"]["Memory"] == parse_memory("350m")
+    hub_id, deploys = hub.hub_container().id, len(hub.deploys())
+    hub.dokku("jupyterhub:limits:set", hub.app, student.name, "--memory", "512m")
+    student.stop()
+    student.start()
+    assert student.container().attrs["HostConfig"]["Memory"] == parse_memory("512m")
+    assert hub.hub_container().id == hub_id, "limits:set restarted the hub"
+    assert len(hub.deploys()) == deploys
+
+
+def test_notebook_container_is_not_root_and_cannot_reach_docker(hub, users):
+    student = users(STUDENT[0])
+    if not (student.server() or {}).get("ready"):
+        student.start()
+    c = student.container()
+    assert c.exec_run(["id", "-u"]).output.decode().strip() == "1000"
+    assert not c.attrs["HostConfig"]["Privileged"]
+    mounted = {m["Source"] for m in c.attrs["Mounts"]} | {m["Destination"]
+                                                          for m in c.attrs["Mounts"]}
+    assert not any("docker.sock" in path for path in mounted)
+    probe = c.exec_run(["sh", "-c", "ls -l /var/run/docker.sock /run/docker.sock"])
+    assert probe.exit_code != 0
+
+
+def test_redeploy_keeps_servers_sessions_and_database(hub, users):
+    student = users(STUDENT[0])
+    if not (student.server() or {}).get("ready"):
+        student.start()
+    server_id = student.container().id
+    assert student.browser.open_server().ok  # the browser holds the server's own cookie
+    assert student.browser.get(f"/user/{student.name}/api/status").ok
+    old_hub = hub.hub_container().id
+    secret = hub.data_root / "jupyterhub_cookie_secret"
+    secret_sum = sha256_file(secret)
+    hub.dokku("ps:rebuild", hub.app)
+    assert hub.hub_container().id != old_hub
+    wait_for("the old hub container to be stopped",
+             lambda: not hub.cli.containers.get(old_hub).attrs["State"]["Running"],
+             WAIT_TO_RETIRE + 60)
+    hub.wait_hub()
+    # The user's server was never touched and is reached through the new hub's proxy.
+    assert student.container().id == server_id
+    status = wait_for("the running server through the new hub",
+                      lambda: student.browser.get(f"/user/{student.name}/api/status").ok, 60)
+    assert status
+    # Same cookie secret, same database: the browser session is still logged in.
+    assert sha256_file(secret) == secret_sum
+    assert student.browser.whoami()["name"] == student.name
+    names = {u["name"] for u in hub.plugin_api("/users")}
+    assert {ADMIN[1], STUDENT[1]} <= names
+    db = hub.config()["DATABASE_URL"].rsplit("/", 1)[1]
+    assert STUDENT[1] in hub.pg.psql("SELECT name FROM users", db=db).split()
+
+
+def test_unchanged_deploy_skips_the_notebook_build(hub):
+    image_id = hub.notebook_image().id
+    built_at = hub.prop("last-build-time")
+    hub.dokku("ps:rebuild", hub.app)
+    assert hub.notebook_image().id == image_id
+    assert hub.prop("last-build-time") == built_at or hub.prop("last-build-status") == "skipped"
+
+
+def test_changed_images_folder_rebuilds_and_the_next_spawn_uses_it(hub, users):
+    student = users(STUDENT[0])
+    old_image = hub.notebook_image().id
+    files = hub.export()
+    marker = secrets.token_hex(4)
+    files["images/Dockerfile"] += f'LABEL org.dokku-jupyterhub.e2e-marker="{marker}"\n'.encode()
+    hub.push(files)
+    new_image = hub.notebook_image()
+    assert new_image.id != old_image
+    assert new_image.labels.get("org.dokku-jupyterhub.e2e-marker") == marker
+    if student.server():
+        student.stop()
+    student.start()
+    assert student.container().image.id == new_image.id
