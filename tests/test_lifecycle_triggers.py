@@ -5,7 +5,10 @@ Also the stand-in's order (everything copied first) for rename and clone."""
 
 from __future__ import annotations
 
+import io
 import json
+import secrets
+import tarfile
 
 import pytest
 from test_create_recorder import FakeDokku, install_plugins
@@ -163,11 +166,28 @@ def test_clone_is_a_separate_hub(hub, order, capsys):
     assert [c[0] for c in fake.changes()] == ["postgres:create", "postgres:link", "ps:restart"]
 
 
-def test_post_delete_drops_properties_and_keeps_data(hub, capsys):
-    assert post_delete.main(["hub", "latest"]) == 0
-    assert properties.all_for("hub") == {}
-    assert (data_root("hub") / "users" / "alice" / "thesis.ipynb").exists()
-    assert "kept in" in capsys.readouterr().out
+def test_post_delete_releases_what_create_made_and_keeps_data(hub, engine, capsys):
+    """`dokku apps:destroy` of a hub app: properties, network and notebook images go (a unique
+    app name: the Docker engine is shared), the users' data stays."""
+    app = f"djhtest-{secrets.token_hex(3)}"
+    assert run("jupyterhub:create", app, "--admin", "alice", "--no-deploy") == 0
+    (data_root(app) / "users" / "alice").mkdir()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.addfile(tarfile.TarInfo("hello"), io.BytesIO(b""))
+    engine.api.import_image_from_data(buf.getvalue(), repository=f"dokku/{app}-notebook",
+                                      tag="latest")
+    try:
+        assert hub(["apps:destroy", app, "--force"], None, False).ok
+        assert post_delete.main([app, "latest"]) == 0
+        assert properties.all_for(app) == {}
+        assert f"{app}-network" not in hub.networks
+        assert not engine.images.list(name=f"dokku/{app}-notebook")
+        assert (data_root(app) / "users" / "alice").is_dir()
+        assert "kept in" in capsys.readouterr().out
+    finally:
+        for img in engine.images.list(name=f"dokku/{app}-notebook"):
+            engine.images.remove(img.id, force=True)
 
 
 def test_triggers_ignore_other_apps(hub):

@@ -242,11 +242,9 @@ def destroy(app: str, force: bool, purge_data: bool) -> None:
     remove_user_servers(client, app, net)
     if exists:
         info1_quiet(f"Destroying app {app}")
+        # Its post-delete trigger releases the network and images too (see release()).
         dokku_cli.run("apps:destroy", app, "--force", stream=True)
-    if state.network_exists(net):
-        info1_quiet(f"Destroying network {net}")
-        dokku_cli.run("network:destroy", net, "--force")
-    remove_notebook_images(client, app)
+    release(client, app, net)
     if drop_service:
         info1_quiet(f"Destroying Postgres service {service}")
         dokku_cli.run("postgres:destroy", service, "--force", stream=True)
@@ -258,6 +256,17 @@ def destroy(app: str, force: bool, purge_data: bool) -> None:
         info1(f"Users' data kept in {root} (delete it with --purge-data or by hand)")
     if service and not drop_service:
         info1(f"Postgres service {service} kept: remove it with dokku postgres:destroy {service}")
+
+
+def release(client: Any, app: str, net: str) -> None:
+    """Remove what create made around the app: users' servers, the network, the notebook
+    images. Idempotent; also run by the post-delete trigger, so `dokku apps:destroy` of a
+    hub app leaves nothing behind but the users' data."""
+    remove_user_servers(client, app, net)
+    if state.network_exists(net):
+        info1_quiet(f"Destroying network {net}")
+        dokku_cli.run("network:destroy", net, "--force")
+    remove_notebook_images(client, app)
 
 
 def ask(prompt: str) -> str:

@@ -244,6 +244,18 @@ for line in sys.stdin:
   [ "$status" -eq 0 ] || { echo "$err"; false; }
 }
 
+@test "a plain apps:destroy of a hub app releases its network and keeps the data" {
+  run_split dokku jupyterhub:create plain --admin dana --no-postgres --no-deploy
+  [ "$status" -eq 0 ] || { echo "$err"; false; }
+  standin_state networks | grep -qx plain-network
+  run_split dokku apps:destroy plain --force
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  run standin_state networks
+  [[ "$output" != *plain-network* ]]
+  [ ! -e "$STANDIN_LIB_ROOT/config/jupyterhub/plain" ]
+  [ -f "$STANDIN_LIB_ROOT/data/storage/plain/data/policy.json" ]
+}
+
 @test "destroy keeps the users' data and the database unless told" {
   run_split dokku jupyterhub:destroy lab --force
   [ "$status" -eq 0 ] || { echo "$err"; false; }
