@@ -2,7 +2,7 @@
 
 Dokku passes argv as typed (`jupyterhub:create app --domain x`). Global flags (`--quiet`,
 `--trace`, `--app X`) may stand anywhere; they are taken out here and turned into Dokku's
-environment variables. Commands are click commands found in `dokku_jupyterhub.commands.*`
+environment variables. Commands are click commands found in `dokku_jupyterhub.cmds.*`
 (each module lists its own in `COMMANDS`), so a capability adds a module and nothing else.
 """
 
@@ -49,11 +49,11 @@ def split_global_flags(argv: list[str]) -> tuple[list[str], GlobalFlags]:
 
 def registry() -> dict[str, click.Command]:
     """Every subcommand by name (`create`, `admins:add`, ...), in module order."""
-    from dokku_jupyterhub import commands
+    from dokku_jupyterhub import cmds
 
     found: dict[str, click.Command] = {}
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for info in sorted(pkgutil.iter_modules(cmds.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{cmds.__name__}.{info.name}")
         for cmd in getattr(module, "COMMANDS", ()):
             assert cmd.name not in found, f"duplicate command {cmd.name}"
             found[cmd.name] = cmd

@@ -11,7 +11,7 @@ import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
 from dokku_jupyterhub import cli, dokku_cli, properties
-from dokku_jupyterhub.commands import lifecycle
+from dokku_jupyterhub.cmds import lifecycle
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import data_root, lib_root
 

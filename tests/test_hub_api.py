@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dokku_jupyterhub import cli, dokku_cli, hub_api, policy_store, properties
-from dokku_jupyterhub.commands.users import NEVER
+from dokku_jupyterhub.cmds.users import NEVER
 from dokku_jupyterhub.paths import data_root
 
 TOKEN = "plugin-token-4f2a"

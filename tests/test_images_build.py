@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import tarfile
 
@@ -62,6 +63,11 @@ def rendered():
 
 @pytest.fixture(scope="module")
 def bases(engine, rendered):
+    reason = baseimages.missing_tools()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"offline base images need: {reason}")
+        pytest.skip(reason)
     return baseimages.ensure_for_rendered(engine, rendered)
 
 

@@ -8,7 +8,7 @@ import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
 from dokku_jupyterhub import cli, dokku_cli, properties
-from dokku_jupyterhub.commands import report
+from dokku_jupyterhub.cmds import report
 from dokku_jupyterhub.paths import data_root
 from dokku_jupyterhub.triggers import report as report_trigger
 

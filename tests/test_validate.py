@@ -8,7 +8,7 @@ import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
 from dokku_jupyterhub import cli, docker_api, dokku_cli, properties, validate
-from dokku_jupyterhub.commands import lifecycle
+from dokku_jupyterhub.cmds import lifecycle
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import lib_root, properties_dir
 

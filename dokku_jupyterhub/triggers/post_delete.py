@@ -7,7 +7,7 @@ chain: what cannot be removed is one warning line saying what is left."""
 from __future__ import annotations
 
 from dokku_jupyterhub import docker_api, properties, state
-from dokku_jupyterhub.commands.lifecycle import release
+from dokku_jupyterhub.cmds.lifecycle import release
 from dokku_jupyterhub.output import DokkuError, verbose_quiet, warn
 from dokku_jupyterhub.paths import storage_root
 

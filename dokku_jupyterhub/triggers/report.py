@@ -4,7 +4,7 @@ chain: a problem is one warning line, then the other plugins' sections follow.""
 from __future__ import annotations
 
 from dokku_jupyterhub import properties
-from dokku_jupyterhub.commands.report import print_report
+from dokku_jupyterhub.cmds.report import print_report
 from dokku_jupyterhub.output import DokkuError, warn
 
 

@@ -96,8 +96,11 @@ def trigger(name: str, *args: str) -> None:
 
 
 def parse(args: list[str], bools: set[str] = frozenset(), values: set[str] = frozenset(),
-          multi: set[str] = frozenset()) -> tuple[dict, list[str]]:
-    """pflag-style parsing: flags anywhere, `--k v` or `--k=v`, unknown flags refused."""
+          multi: set[str] = frozenset(), report: bool = False) -> tuple[dict, list[str]]:
+    """pflag-style parsing: flags anywhere, `--k v` or `--k=v`, unknown flags refused.
+
+    With `report`, other `--x` flags pass (Dokku's ParseReportArgs leaves the single-value
+    flags such as `--domains-app-vhosts` to the report, which refuses unknown ones itself)."""
     flags: dict = {}
     pos: list[str] = []
     it = iter(args)
@@ -121,7 +124,7 @@ def parse(args: list[str], bools: set[str] = frozenset(), values: set[str] = fro
                 flags.setdefault(name, []).extend(v for v in val.split(",") if v)
             else:
                 flags[name] = val
-        else:
+        elif not report:
             raise Fail(f"unknown flag: --{name}")
     return flags, pos
 
@@ -385,7 +388,7 @@ def apps_clone(args):
 
 @command("apps:report")
 def apps_report(args):
-    _, pos = parse(args)
+    _, pos = parse(args, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--app-")), None)
@@ -604,7 +607,7 @@ def ports_list(args):
 
 @command("ports:report")
 def ports_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--ports-")), None)
@@ -693,7 +696,7 @@ def network_set(args):
 
 @command("network:report")
 def network_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.network(app, ROOT)
@@ -900,7 +903,7 @@ def storage_list(args):
 
 @command("storage:report")
 def storage_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--storage-")), None)
@@ -979,7 +982,7 @@ def domains_clear(args):
 
 @command("domains:report")
 def domains_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--domains-")), None)
@@ -1020,7 +1023,7 @@ def nginx_set(args):
 
 @command("nginx:report")
 def nginx_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.nginx(app, ROOT)
@@ -1043,7 +1046,7 @@ def proxy_build_config(args):
 
 @command("proxy:report")
 def proxy_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--proxy-")), None)
@@ -1137,7 +1140,7 @@ def commit_tree(repo: Path, tree: Path) -> str | None:
 
 @command("git:report")
 def git_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--git-")), None)
@@ -1187,7 +1190,7 @@ def ps_stop(args):
 
 @command("ps:report")
 def ps_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--")), None)
@@ -1240,7 +1243,7 @@ def docker_options_clear(args):
 
 @command("docker-options:report")
 def docker_options_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--docker-options-")), None)
@@ -1267,7 +1270,7 @@ def scheduler_set(args):
 
 @command("scheduler:report")
 def scheduler_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--scheduler-")), None)
@@ -1494,7 +1497,7 @@ def letsencrypt_disable(args):
 
 @command("letsencrypt:report")
 def letsencrypt_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args, values={"format"}, report=True)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.letsencrypt(app, ROOT)

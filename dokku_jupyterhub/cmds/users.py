@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from dokku_jupyterhub import hub_api, policy_ops, policy_store
-from dokku_jupyterhub.commands.admins import apply, format_option, hub_app, print_table, user_names
+from dokku_jupyterhub.cmds.admins import apply, format_option, hub_app, print_table, user_names
 from dokku_jupyterhub.hub import policy
 from dokku_jupyterhub.output import out, verbose, warn
 

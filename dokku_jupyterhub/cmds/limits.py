@@ -9,7 +9,7 @@ import json
 import click
 
 from dokku_jupyterhub import policy_ops, policy_store
-from dokku_jupyterhub.commands.admins import format_option, hub_app, print_table, show
+from dokku_jupyterhub.cmds.admins import format_option, hub_app, print_table, show
 from dokku_jupyterhub.hub import policy
 from dokku_jupyterhub.output import DokkuError, out
 

@@ -14,7 +14,7 @@ import click
 import docker.errors
 
 from dokku_jupyterhub import docker_api, policy_ops, policy_store
-from dokku_jupyterhub.commands.admins import (
+from dokku_jupyterhub.cmds.admins import (
     format_option,
     group_name,
     hub_app,
