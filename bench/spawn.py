@@ -19,6 +19,7 @@ overlay2, 20 at once all ready with p95 <= 30 s on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -65,12 +66,24 @@ class HubSampler:
             self.mem.append(s["memory_stats"].get("usage", 0))
 
     def __enter__(self) -> HubSampler:
+        self._host0 = host_cpu_times()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        busy0, total0 = self._host0
+        busy1, total1 = host_cpu_times()
+        self.host_busy = 100.0 * (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def host_cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
 
 
 def main() -> int:
@@ -147,10 +160,17 @@ def main() -> int:
                       f"peak {max(sampler.cpu):.0f} % (100 % = one core)")
             if sampler.mem:
                 print(f"  hub memory: peak {max(sampler.mem) / 2**20:.0f} MiB")
+            print(f"  host CPU busy meanwhile: {sampler.host_busy:.0f} % of "
+                  f"{os.cpu_count()} cores")
             for line in failed:
                 print(f"  {line}")
-            running = sum(1 for u in batch if bed.notebook_container(u.name))
-            print(f"  notebook containers running: {running}")
+            containers = [c for c in (bed.notebook_container(u.name) for u in batch) if c]
+            cpu = sum(c.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+                      for c in containers) / 1e9
+            busy = sampler.host_busy / 100 * (os.cpu_count() or 1) * wall
+            print(f"  notebook containers running: {len(containers)}, their CPU so far "
+                  f"{cpu:.0f} s ({cpu / max(len(containers), 1):.1f} s each) of "
+                  f"{busy:.0f} CPU-s the host spent")
             for user in batch:
                 wait_for("stop", lambda u=user: u.hub(
                     "DELETE", f"/users/{u.name}/server").status_code in (202, 204, 400), 60)

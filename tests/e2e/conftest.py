@@ -4,7 +4,6 @@ debootstrap, npm, apt-get, PostgreSQL) fails the run; elsewhere it skips with th
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,13 +24,13 @@ def require(ok: bool, what: str) -> None:
 def e2e_bases(engine):
     """Offline stand-ins for the official hub and notebook bases, with exactly what the
     rendered hub app pins (so its Dockerfiles build with network_mode=none)."""
-    require(bool(shutil.which("debootstrap")), "debootstrap (apt-get install debootstrap)")
-    require(bool(shutil.which("npm")), "npm (apt-get install npm)")
-    require(bool(shutil.which("apt-get")), "apt-get")
-    require(os.geteuid() == 0, "root (the Dokku stand-in switches to the dokku user)")
     from support import baseimages
 
     from dokku_jupyterhub import hubapp
+
+    reason = baseimages.missing_tools()
+    require(reason is None, reason or "")
+    require(os.geteuid() == 0, "root (the Dokku stand-in switches to the dokku user)")
 
     files = hubapp.render_files(hubapp.HubParams(app="e2e"))
     return baseimages.ensure_for_rendered(engine, files)

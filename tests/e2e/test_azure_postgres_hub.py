@@ -191,6 +191,10 @@ def test_redeploy_keeps_servers_sessions_and_database(hub, users):
     wait_for("the old hub container to be stopped",
              lambda: not hub.cli.containers.get(old_hub).attrs["State"]["Running"],
              WAIT_TO_RETIRE + 60)
+    # SIGTERM made it exit cleanly: its restart policy (on-failure) never brought it back
+    # beside the new hub during the wait-to-retire.
+    old_state = hub.cli.containers.get(old_hub).attrs
+    assert old_state["RestartCount"] == 0, old_state["State"]
     hub.wait_hub()
     # The user's server was never touched and is reached through the new hub's proxy.
     assert student.container().id == server_id

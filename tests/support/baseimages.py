@@ -151,6 +151,16 @@ RUN pip install --quiet --no-index --find-links /tmp/wheels -r /tmp/wheels/requi
 """
 
 
+def missing_tools() -> str | None:
+    """Why the offline bases cannot be made here, or None."""
+    for tool, package in (("debootstrap", "debootstrap"), ("apt-get", "apt"), ("npm", "npm")):
+        if not shutil.which(tool):
+            return f"{tool} is missing (apt-get install -y {package})"
+    if os.geteuid() != 0:
+        return "debootstrap needs root"
+    return None
+
+
 def image_key(cli: docker.DockerClient, parent: str, *parts: str) -> str:
     from support.wheelhouse import key_of
 

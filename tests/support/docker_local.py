@@ -433,7 +433,9 @@ def deploy(app: str, source: str, root: Path) -> int:
     say("Renaming containers")
     rename_containers(cli, app, cid)
     say("Running post-deploy")
-    code = trigger("post-deploy", app, "", "", "latest")
+    # Dokku fires core-post-deploy (its own plugins: the rename above, nginx) then post-deploy.
+    code = trigger("core-post-deploy", app, "", "", "latest") or \
+        trigger("post-deploy", app, "", "", "latest")
     if code != 0:
         return code
     if old_ids:
