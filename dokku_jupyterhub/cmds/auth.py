@@ -263,9 +263,6 @@ def auth_set(
 
 # The full option list is in `dokku jupyterhub:auth:set --help` and the README; the help
 # screen keeps one readable line.
-auth_set.dokku_usage = (
-    "<app> azuread|github|generic-oidc|none [--client-id ID] [--client-secret SECRET|-] "
-    "[--tenant-id ID] [--OPTION VALUE]..."
-)
+auth_set.dokku_usage = "<app> azuread|github|generic-oidc|none [--auth-flags...]"
 
 COMMANDS = [auth_set]

@@ -393,4 +393,8 @@ def container_state(app: str) -> str:
         return "unknown"
 
 
+# Dokku's help aligns every description to the longest usage: list the options in
+# `jupyterhub:create --help` and README, not in the one-line usage (dokku-postgres does too).
+create.dokku_usage = "<app> [--domain D]... [--admin NAME]... [--create-flags...]"  # type: ignore[attr-defined]
+
 COMMANDS = [create, destroy, list_apps]
