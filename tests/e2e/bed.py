@@ -258,34 +258,6 @@ def make_bed(cli: docker.DockerClient, *, postgres: bool, azure: bool,
     return bed
 
 
-KNOWN_HELP_BUG = "dokku_jupyterhub/commands: Is a directory"
-
-
-def install_plugin(bed: Bed, src: Path) -> None:
-    """`dokku plugin:install file://<checkout>`, as an admin installs it.
-
-    Known defect, tolerated here ONLY in its exact form so the bed can still test the rest:
-    Dokku's `help --all` (the last step of plugin:install) runs every file or directory
-    named `commands` under plugins/enabled, and the package folder
-    `dokku_jupyterhub/commands/` is one ("Is a directory", exit 126). The frame must rename
-    that package; until then the install is otherwise complete and this warns."""
-    proc = bed.dokku("plugin:install", f"file://{src}", check=False)
-    if proc.returncode == 0:
-        return
-    err = proc.stderr.decode(errors="replace")
-    enabled = bed.root / "var/lib/dokku/plugins/enabled/jupyterhub"
-    venv = bed.root / "var/lib/dokku/data/jupyterhub/venv/bin/python3"
-    if KNOWN_HELP_BUG in err and enabled.is_dir() and venv.exists():
-        import warnings
-
-        warnings.warn(f"plugin:install exit {proc.returncode}: {KNOWN_HELP_BUG} (Dokku's "
-                      "help --all runs it); rename the package dokku_jupyterhub/commands",
-                      stacklevel=2)
-        bed.dokku("jupyterhub:help")
-        return
-    raise AssertionError(f"dokku plugin:install failed ({proc.returncode}):\n{err[-4000:]}")
-
-
 def _setup(bed: Bed, *, postgres: bool, azure: bool, create_args: tuple[str, ...],
            bases: dict[str, str]) -> None:
     plugins = ["--plugin", "postgres"] if postgres else []
@@ -311,7 +283,7 @@ def _setup(bed: Bed, *, postgres: bool, azure: bool, create_args: tuple[str, ...
         bed.closers.append(bed.idp.stop)
 
     src = checkout_snapshot(bed.root / "src" / "dokku-jupyterhub")
-    install_plugin(bed, src)
+    bed.dokku("plugin:install", f"file://{src}")
     bed.dokku("jupyterhub:set", "--global", "hub-base-image", bases["hub"])
     bed.dokku("jupyterhub:set", "--global", "notebook-base-image", bases["notebook"])
     # What `dokku checks:set --global wait-to-retire N` records (the stand-in has no checks
