@@ -240,12 +240,19 @@ def create_network(cli: docker.DockerClient, name: str, labels: dict[str, str] |
                    ) -> docker.models.networks.Network:
     """A bridge network with an explicit subnet and gateway (never rely on Docker's
     defaults or on docker0 here)."""
-    subnet = free_subnet(cli)
-    gateway = subnet.rsplit(".", 1)[0] + ".1"
-    ipam = docker.types.IPAMConfig(pool_configs=[
-        docker.types.IPAMPool(subnet=subnet, gateway=gateway)])
-    return cli.networks.create(name, driver="bridge", ipam=ipam, attachable=True,
-                               labels=labels or {})
+    for attempt in range(5):
+        subnet = free_subnet(cli)
+        gateway = subnet.rsplit(".", 1)[0] + ".1"
+        ipam = docker.types.IPAMConfig(pool_configs=[
+            docker.types.IPAMPool(subnet=subnet, gateway=gateway)])
+        try:
+            return cli.networks.create(name, driver="bridge", ipam=ipam, attachable=True,
+                                       labels=labels or {})
+        except docker.errors.APIError as exc:
+            # Another test run took the same /24 between our look and our create.
+            if "overlap" not in str(exc).lower() or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 def free_subnet(cli: docker.DockerClient) -> str:
