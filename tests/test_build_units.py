@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import sys
 import tarfile
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from support.dokkuuser import require_dokku_user
 
 from dokku_jupyterhub import properties
 from dokku_jupyterhub.build import context, engine, fingerprint, lock, plan, records
 from dokku_jupyterhub.build.plan import Action
 from dokku_jupyterhub.output import DokkuError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # --- fingerprint ----------------------------------------------------------------------
 
@@ -254,12 +262,41 @@ def test_revision_from_image():
     assert context.clean_revision(" 0123abcd\n") == "0123abcd"
 
 
-def test_lock_file_made_by_another_user_still_locks(dokku_env):
-    path = lock.lock_path("hub")
-    path.parent.mkdir(parents=True)
-    path.touch(mode=0o444)
-    with lock.app_lock("hub"):
-        pass
+def test_lock_file_made_by_another_user_still_locks():
+    """A lock file root left read-only (a trigger run as root) still locks for `dokku`."""
+    uid, gid = require_dokku_user()
+    top = Path(tempfile.mkdtemp(prefix="djh-lock-", dir="/tmp"))
+    try:
+        top.chmod(0o755)
+        lib = top / "lib"
+        locks = lib / "data" / "jupyterhub" / "locks"
+        locks.mkdir(parents=True)
+        for d in (lib, lib / "data", lib / "data" / "jupyterhub", locks):
+            os.chown(d, uid, gid)
+        made_by_root = locks / "hub.lock"
+        made_by_root.touch(mode=0o444)
+        code = (
+            "import fcntl, os\n"
+            "from dokku_jupyterhub.build import lock\n"
+            "with lock.app_lock('hub'):\n"
+            "    fd = os.open(lock.lock_path('hub'), os.O_RDONLY)\n"
+            "    try:\n"
+            "        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "        print('not held')\n"
+            "    except BlockingIOError:\n"
+            "        print('held', os.getuid())\n"
+        )
+        run = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups", "--",
+             sys.executable, "-c", code],
+            capture_output=True, text=True, timeout=60,
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DOKKU_LIB_ROOT": str(lib)},
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["held", str(uid)]
+        assert os.stat(made_by_root).st_uid == 0
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 # --- lock and records -----------------------------------------------------------------

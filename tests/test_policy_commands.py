@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.dokkuuser import require_dokku_user
 
 from dokku_jupyterhub import cli, dokku_cli, hub_api, policy_store, properties
 from dokku_jupyterhub.hub import policy
@@ -354,12 +355,8 @@ def _as_dokku(lib: Path, *argv: str) -> subprocess.CompletedProcess:
 def dokku_user_host():
     """A DOKKU_LIB_ROOT the dokku user can reach, with a hub app whose data root is the
     dokku user's and whose groups/ the hub gave to the notebook user (1000:100) at start."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to act as the dokku user")
-    try:
-        dokku = pwd.getpwnam("dokku")
-    except KeyError:
-        pytest.skip("no dokku user on this machine")
+    require_dokku_user()
+    dokku = pwd.getpwnam("dokku")
     app = f"djh-policy-{uuid.uuid4().hex[:8]}"  # its own image tag: no clash with other tests
     top = Path(tempfile.mkdtemp(prefix="djh-policy-", dir="/tmp"))
     top.chmod(0o755)
