@@ -42,13 +42,18 @@ def dokku_bin() -> str:
 _OUTER_ONLY = ("DOKKU_APP_NAME", "DOKKU_GLOBAL_FLAGS")
 
 
-def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _OUTER_ONLY}
+# Commands whose arguments carry secrets: Dokku's --trace (`set -x`) would print them.
+_SECRET_ARGS = ("config:set",)
+
+
+def child_env(args: Sequence[str] = ()) -> dict[str, str]:
+    drop = _OUTER_ONLY + (("DOKKU_TRACE",) if args and args[0] in _SECRET_ARGS else ())
+    return {k: v for k, v in os.environ.items() if k not in drop}
 
 
 def _subprocess_runner(args: Sequence[str], input: bytes | None, stream: bool) -> Result:
     cmd = [dokku_bin(), *args]
-    env = child_env()
+    env = child_env(args)
     if stream:
         # Long steps (deploys) show Dokku's own output as it comes.
         proc = subprocess.run(cmd, input=input, env=env)

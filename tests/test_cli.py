@@ -178,3 +178,23 @@ def test_real_entry_point_in_a_fresh_interpreter(dokku_env):
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == " !     `jupyterhub:surely-not-a-command` is not a dokku command.\n"
+
+
+def test_trace_never_shows_a_secret_typed_on_the_command_line(dokku_env, tmp_path):
+    """`--trace` sets -x in the shim; argv (which may carry `--client-secret`) must not be
+    traced. A recording python3 in the venv's place shows the argv did reach Python."""
+    venv_bin = dokku_env / "data" / "jupyterhub" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    seen = tmp_path / "argv"
+    fake = venv_bin / "python3"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
+    fake.chmod(0o755)
+    proc = subprocess.run(
+        ["bash", os.path.join(ROOT, "subcommands", "auth:set"), "jupyterhub:auth:set", "hub",
+         "azuread", "--client-secret", "S3CRET-VALUE"],
+        capture_output=True, text=True, env=dict(os.environ, DOKKU_TRACE="1"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "+ " in proc.stderr  # it did trace
+    assert "S3CRET-VALUE" not in proc.stderr + proc.stdout
+    assert "S3CRET-VALUE" in seen.read_text().split("\n")

@@ -193,3 +193,10 @@ def test_unknown_app_and_refused_syntax(standin):
     assert standin.state.ports("hub") == []
     standin.run("ports:set", "hub", "http:80:8000", check=True)
     assert standin.state.ports("hub") == ["http:80:8000"]
+
+
+def test_nested_config_set_is_never_traced(monkeypatch):
+    """Dokku's --trace is `set -x`: a nested `config:set` would print the secrets it sets."""
+    monkeypatch.setenv("DOKKU_TRACE", "1")
+    assert "DOKKU_TRACE" not in dokku_cli.child_env(["config:set", "--no-restart", "hub", "K=v"])
+    assert dokku_cli.child_env(["ps:restart", "hub"])["DOKKU_TRACE"] == "1"
