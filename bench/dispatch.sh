@@ -2,6 +2,7 @@
 # Prints (not a test) the median wall time of the plugin's dispatch paths on this machine:
 #   - `commands` answering "not mine" (exit 10) for another plugin's command  (goal <= 5 ms)
 #   - `dokku jupyterhub:help` through the Dokku stand-in                        (goal <= 100 ms)
+#   - the `install` trigger when the plugin's venv is current (a no-op)         (goal < 1 s)
 # beside a bash `true` baseline measured in the same run. Run as root from the checkout:
 #   bench/dispatch.sh [ROUNDS]
 set -eo pipefail
@@ -39,7 +40,11 @@ export DOKKU_NOT_IMPLEMENTED_EXIT=10
 baseline="$(median_ms bash -c true)"
 not_mine="$(median_ms "$commands" postgres:create db)"
 help="$(median_ms dokku jupyterhub:help)"
+# Dokku runs every plugin's install trigger on each plugin:install: ours must be a no-op.
+install="$root/var/lib/dokku/plugins/enabled/jupyterhub/install"
+noop="$(DOKKU_LIB_ROOT="$root/var/lib/dokku" median_ms "$install")"
 printf '%-45s %8s ms\n' "bash -c true (baseline)" "$baseline" \
   "commands postgres:create (not mine)  goal 5" "$not_mine" \
-  "dokku jupyterhub:help (stand-in)    goal 100" "$help"
+  "dokku jupyterhub:help (stand-in)    goal 100" "$help" \
+  "install trigger, venv current      goal 1000" "$noop"
 echo "median of $rounds runs each; the stand-in switches to the dokku user like Dokku's sudo"
