@@ -2,24 +2,31 @@
 policy's allow and admin rules, Azure AD usernames and the one-identity-per-name guard.
 
 The OAuth provider is the only fake: the token exchange returns what the provider would
-send; everything after it (id_token decoding, username, groups, allow checks, admin flag,
-identity record) is the real OAuthenticator / JupyterHub code path."""
+send (an id_token signed with an RSA key made here, published as a JWKS by a real HTTP server
+on 127.0.0.1); everything after it (id_token verification, username, groups, allow checks,
+admin flag, identity record) is the real OAuthenticator / JupyterHub code path."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from support.hub_harness import ADMIN_PASSWORD, RenderedHub, write_policy
 from tornado import web
 
 TENANT = "6d1b5f0e-7c2a-4c1e-9a55-2f0d7e3c9b10"
 CLIENT = "0f6a2e0c-hub-client"
 CALLBACK = "https://hub.example.edu/hub/oauth_callback"
-SIGNING_KEY = "provider-signing-key-of-the-fake-azure-ad-0123"
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # never published
+KID = "tenant-key-1"
 POLICY = {
     "version": 1,
     "admins": ["alice--school-edu", "alice"],
@@ -36,6 +43,49 @@ AZURE_ENV = {
 }
 
 
+class JWKSServer:
+    """The tenant's published signing key, served as Azure serves it: a JWKS over HTTP."""
+
+    def __init__(self, key) -> None:
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+        jwk.update(kid=KID, use="sig", alg="RS256")
+        body = json.dumps({"keys": [jwk]}).encode()
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{TENANT}/discovery/v2.0/keys"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def jwks():
+    server = JWKSServer(SIGNING_KEY)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def azure_env(jwks):
+    return dict(AZURE_ENV, HUB_OIDC_JWKS_URL=jwks.url)
+
+
 def make_hub(tmp_path, monkeypatch, policy=POLICY, **env):
     h = RenderedHub(tmp_path, monkeypatch, **env)
     write_policy(h.data, policy)
@@ -44,13 +94,13 @@ def make_hub(tmp_path, monkeypatch, policy=POLICY, **env):
 
 
 @pytest.fixture
-def azure(tmp_path, monkeypatch):
-    h = make_hub(tmp_path, monkeypatch, **AZURE_ENV)
+def azure(tmp_path, monkeypatch, azure_env):
+    h = make_hub(tmp_path, monkeypatch, **azure_env)
     yield h
     h.close()
 
 
-def azure_token(**claims) -> dict:
+def azure_token(key=SIGNING_KEY, **claims) -> dict:
     now = int(time.time())
     body = {"aud": CLIENT, "iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT,
             "iat": now, "nbf": now, "exp": now + 3600, "oid": "oid-default"}
@@ -58,7 +108,7 @@ def azure_token(**claims) -> dict:
     return {
         "access_token": "access",
         "token_type": "Bearer",
-        "id_token": jwt.encode(body, SIGNING_KEY, algorithm="HS256"),
+        "id_token": jwt.encode(body, key, algorithm="RS256", headers={"kid": KID}),
     }
 
 
@@ -126,6 +176,22 @@ def test_azure_options_reach_oauthenticator(azure):
     assert auth.authorize_url == f"https://login.microsoftonline.com/{TENANT}/oauth2/authorize"
     assert auth.token_url == f"https://login.microsoftonline.com/{TENANT}/oauth2/token"
     assert auth.manage_groups is False
+
+
+def test_azure_keys_default_to_the_tenants_and_can_be_overridden(tmp_path, monkeypatch, jwks):
+    h = make_hub(tmp_path, monkeypatch, **AZURE_ENV)
+    try:
+        assert h.authenticator().jwks_url == (
+            f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys"
+        )
+    finally:
+        h.close()
+    (tmp_path / "o").mkdir()
+    h = make_hub(tmp_path / "o", monkeypatch, **AZURE_ENV, HUB_OIDC_JWKS_URL=jwks.url)
+    try:
+        assert h.authenticator().jwks_url == jwks.url
+    finally:
+        h.close()
 
 
 def test_explicit_endpoints_override_azure_defaults(tmp_path, monkeypatch):
@@ -271,9 +337,9 @@ def test_two_identities_mapping_to_one_name_the_second_is_refused(azure):
     assert "already belongs to another account" in info.value.log_message
     record = json.loads((azure.data / "identities.json").read_text())
     assert record["names"]["bob--school-edu"]["identity"] == f"azuread:{TENANT}:oid-bob-1"
-    # The same person in another tenant is another identity too.
+    # The same person from another tenant does not even get past verification.
     other_tenant = azure_token(unique_name="bob@school.edu", oid="oid-bob-1", tid="t2")
-    with pytest.raises(web.HTTPError):
+    with pytest.raises(web.HTTPError, match="not " + TENANT):
         login(auth, other_tenant)
 
 
@@ -296,8 +362,8 @@ def test_refused_identity_claims_nothing(azure):
     assert not (azure.data / "identities.json").exists()
 
 
-def test_allow_all_lets_anyone_in_but_still_guards_names(tmp_path, monkeypatch):
-    h = make_hub(tmp_path, monkeypatch, **AZURE_ENV, HUB_ALLOW_ALL="true")
+def test_allow_all_lets_anyone_in_but_still_guards_names(tmp_path, monkeypatch, azure_env):
+    h = make_hub(tmp_path, monkeypatch, **azure_env, HUB_ALLOW_ALL="true")
     try:
         auth = h.authenticator()
         assert auth.allow_all is True
@@ -310,8 +376,10 @@ def test_allow_all_lets_anyone_in_but_still_guards_names(tmp_path, monkeypatch):
         h.close()
 
 
-def test_azure_groups_claim_allows_policy_groups_and_sets_hub_groups(tmp_path, monkeypatch):
-    h = make_hub(tmp_path, monkeypatch, **AZURE_ENV, HUB_OAUTH_GROUPS_CLAIM="groups")
+def test_azure_groups_claim_allows_policy_groups_and_sets_hub_groups(
+    tmp_path, monkeypatch, azure_env
+):
+    h = make_hub(tmp_path, monkeypatch, **azure_env, HUB_OAUTH_GROUPS_CLAIM="groups")
     try:
         auth = h.authenticator()
         assert auth.manage_groups is True
@@ -322,6 +390,84 @@ def test_azure_groups_claim_allows_policy_groups_and_sets_hub_groups(tmp_path, m
         assert result["groups"] == ["physics", "x"]
         outsider = azure_token(unique_name="finn@school.edu", oid="o-finn", groups=["x"])
         assert login(auth, outsider) is None
+    finally:
+        h.close()
+
+
+# --- Azure AD id_token verification -------------------------------------------------------------
+
+
+def test_verified_token_logs_in_with_the_username_rule(azure, jwks):
+    auth = azure.authenticator()
+    before = jwks.fetches
+    first = login(auth, azure_token(unique_name="Bob@School.edu", oid="oid-bob"))
+    assert first["name"] == "bob--school-edu"
+    assert login(auth, azure_token(unique_name="bob@school.edu", oid="oid-bob"))["name"] == (
+        "bob--school-edu"
+    )
+    # The key set is cached between logins, not fetched for each.
+    assert jwks.fetches - before <= 1
+
+
+def refusal(hub, token: dict) -> tuple[str, str]:
+    """(what the user is told, what the log says) for a login that must be refused."""
+    with pytest.raises(web.HTTPError) as info:
+        login(hub.authenticator(), token)
+    assert info.value.status_code == 403
+    assert "could not verify the login Azure AD sent" in info.value.log_message
+    logged = [m for m in hub.log.messages() if "id_token failed verification" in m]
+    assert logged, hub.log.messages()
+    if token["id_token"]:
+        for text in (info.value.log_message, *hub.log.messages()):
+            assert token["id_token"] not in text
+            assert token["id_token"].split(".")[2] not in text  # nor its signature
+    return info.value.log_message, logged[-1]
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        # Signed by a key the tenant never published, under the published key's id.
+        (lambda: azure_token(OTHER_KEY, unique_name="bob@school.edu"), "Signature"),
+        (lambda: azure_token(unique_name="bob@school.edu", aud="another-app"), "Audience"),
+        (lambda: azure_token(unique_name="bob@school.edu", iat=int(time.time()) - 7200,
+                             nbf=int(time.time()) - 7200, exp=int(time.time()) - 3600),
+         "expired"),
+        (lambda: azure_token(unique_name="bob@school.edu",
+                             tid="11111111-2222-3333-4444-555555555555"),
+         "not " + TENANT),
+    ],
+    ids=["bad-signature", "wrong-audience", "expired", "wrong-tenant"],
+)
+def test_unverifiable_tokens_are_refused_with_a_reason(azure, token, reason):
+    told, logged = refusal(azure, token())
+    assert reason in told and reason in logged
+    assert not (azure.data / "identities.json").exists()
+
+
+def test_token_without_id_token_or_key_id_is_refused(azure):
+    token = azure_token(unique_name="bob@school.edu")
+    told, logged = refusal(azure, {**token, "id_token": ""})
+    assert "no id_token" in logged
+    unknown_kid = jwt.encode({"aud": CLIENT, "tid": TENANT, "exp": int(time.time()) + 60,
+                              "unique_name": "bob@school.edu"}, SIGNING_KEY,
+                             algorithm="RS256", headers={"kid": "not-published"})
+    told, logged = refusal(azure, {**token, "id_token": unknown_kid})
+    assert "signing key" in logged
+
+
+def test_clock_difference_within_the_leeway_is_accepted(azure):
+    now = int(time.time())
+    token = azure_token(unique_name="bob@school.edu", oid="oid-bob", exp=now - 20)
+    assert login(azure.authenticator(), token)["name"] == "bob--school-edu"
+
+
+def test_tenant_by_domain_checks_signature_and_audience_only(tmp_path, monkeypatch, azure_env):
+    h = make_hub(tmp_path, monkeypatch, **dict(azure_env, HUB_AZURE_TENANT_ID="school.edu"))
+    try:
+        token = azure_token(unique_name="bob@school.edu", oid="oid-bob")
+        assert login(h.authenticator(), token)["name"] == "bob--school-edu"
+        refusal(h, azure_token(OTHER_KEY, unique_name="bob@school.edu"))
     finally:
         h.close()
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from dokku_jupyterhub import cli, dokku_cli, properties
+from dokku_jupyterhub import cli, dokku_cli, paths, policy_store, properties
 
 SECRET = "Zq8~x.SECRET-do-not-print~7"
 TENANT = "6d1b5f0e-7c2a-4c1e-9a55-2f0d7e3c9b10"
@@ -75,6 +75,22 @@ def config_set(recorder) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in call[4:])
 
 
+def config_unset(recorder) -> list[str]:
+    (call,) = [c for c in recorder.calls if "config:unset" in c]
+    assert call[:4] == ["--quiet", "config:unset", "--no-restart", "hub"]
+    return call[4:]
+
+
+def commands(recorder) -> list[str]:
+    return [next(a for a in call if a != "--quiet") for call in recorder.calls]
+
+
+def set_admins(*admins: str) -> None:
+    paths.data_root("hub").mkdir(parents=True, exist_ok=True)
+    with policy_store.update("hub") as doc:
+        doc["admins"] = list(admins)
+
+
 def test_azuread(dokku, capsys):
     code, out, err = run(
         capsys, "hub", "azuread", "--client-id", "client-1", "--client-secret", SECRET,
@@ -89,12 +105,13 @@ def test_azuread(dokku, capsys):
         "HUB_OAUTH_CALLBACK_URL": "https://hub.example.edu/hub/oauth_callback",
         "HUB_AZURE_TENANT_ID": TENANT,
     }
-    unset = dokku.calls[0]
-    assert unset[:4] == ["--quiet", "config:unset", "--no-restart", "hub"]
-    assert set(unset[4:]) == {
+    assert set(config_unset(dokku)) == {
         "HUB_OIDC_AUTHORIZE_URL", "HUB_OIDC_TOKEN_URL", "HUB_OIDC_USERDATA_URL",
-        "HUB_OIDC_USERNAME_CLAIM", "HUB_OAUTH_GROUPS_CLAIM", "HUB_ALLOW_ALL",
+        "HUB_OIDC_JWKS_URL", "HUB_OIDC_USERNAME_CLAIM", "HUB_OAUTH_GROUPS_CLAIM",
+        "HUB_ALLOW_ALL",
     }
+    # The new keys first, then the stale ones go, then the one restart.
+    assert commands(dokku) == ["config:set", "config:unset", "ps:restart"]
     assert dokku.calls[-1] == ["ps:restart", "hub"] and dokku.streamed[-1] is True
     assert "HUB_OAUTH_CLIENT_SECRET: ********" in out
     assert "HUB_OAUTH_CLIENT_ID: client-1" in out
@@ -138,7 +155,7 @@ def test_none_returns_to_the_closed_default(dokku, capsys):
     code, out, err = run(capsys, "hub", "none")
     assert code == 0, err
     assert config_set(dokku) == {"HUB_AUTH_PROVIDER": "none"}
-    unset = dokku.calls[0][4:]
+    unset = config_unset(dokku)
     assert "HUB_OAUTH_CLIENT_SECRET" in unset and "HUB_ALLOW_ALL" in unset
     assert "HUB_AUTH_PROVIDER" not in unset
     assert properties.get("hub", "auth-provider") == "none"
@@ -151,6 +168,11 @@ BAD = [
     (["hub", "github", "--client-id", "c"], "needs --client-secret"),
     (["hub", "github", "--client-id", "c", "--client-secret", SECRET, "--tenant-id", "t"],
      "--tenant-id does not apply to the github provider"),
+    (["hub", "generic-oidc", "--client-id", "c", "--client-secret", SECRET, "--authorize-url",
+      "https://id/a", "--token-url", "https://id/t", "--userdata-url", "https://id/u",
+      "--jwks-url", "https://id/keys"], "--jwks-url does not apply to the generic-oidc"),
+    (["hub", "azuread", "--client-id", "c", "--client-secret", SECRET, "--tenant-id", TENANT,
+      "--jwks-url", "file:///etc/keys.json"], "--jwks-url must be an http(s) URL"),
     (["hub", "none", "--client-id", "c"], "--client-id does not apply to the none provider"),
     (["hub", "none", "--allow-all"], "--allow-all does not apply"),
     (["hub", "github", "--client-id", "c", "--client-secret", SECRET, "--callback-url",
@@ -206,6 +228,100 @@ def test_dokku_failure_never_shows_the_secret(dokku, capsys):
     assert SECRET not in out + err
     assert "********" in err  # the echoed line was scrubbed, not printed raw
     assert properties.get("hub", "auth-provider") is None
+
+
+def test_failed_config_set_unsets_nothing(dokku, capsys):
+    """Switching providers: if writing the new keys fails, the old ones are all still there
+    (the hub is never left with a provider and no client keys), and nothing restarts."""
+    properties.set("hub", "auth-provider", "github")
+    dokku.fail = "config:set"
+    code, out, err = run(capsys, "hub", "azuread", "--client-id", "client-1",
+                         "--client-secret", SECRET, "--tenant-id", TENANT)
+    assert code == 1 and "dokku config:set failed" in err
+    assert commands(dokku) == ["config:set"]
+    assert properties.get("hub", "auth-provider") == "github"
+
+
+def test_failed_config_unset_keeps_the_new_keys_and_does_not_restart(dokku, capsys):
+    dokku.fail = "config:unset"
+    code, out, err = run(capsys, "hub", "azuread", "--client-id", "client-1",
+                         "--client-secret", SECRET, "--tenant-id", TENANT)
+    assert code == 1
+    assert commands(dokku) == ["config:set", "config:unset"]
+    assert config_set(dokku)["HUB_OAUTH_CLIENT_ID"] == "client-1"
+    lines = err.splitlines()
+    assert len(lines) == 1 and "dokku config:unset failed (exit 1)" in lines[0]
+    assert "hub was not restarted: run this auth:set again" in lines[0]
+    assert SECRET not in out + err
+
+
+def test_jwks_url_for_azuread(dokku, capsys):
+    keys = "https://login.microsoftonline.us/contoso.onmicrosoft.com/discovery/v2.0/keys"
+    code, out, err = run(capsys, "hub", "azuread", "--client-id", "c", "--client-secret",
+                         SECRET, "--tenant-id", "contoso.onmicrosoft.com", "--jwks-url", keys,
+                         "--no-restart")
+    assert code == 0, err
+    assert config_set(dokku)["HUB_OIDC_JWKS_URL"] == keys
+    assert "HUB_OIDC_JWKS_URL" not in config_unset(dokku)
+    assert f"HUB_OIDC_JWKS_URL: {keys}" in out
+
+
+def test_switching_to_azuread_warns_about_admins_no_azure_login_can_match(dokku, capsys):
+    # `create --admin alice`, then Azure AD: its logins are named alice--school-edu.
+    set_admins("alice", "bob--school-edu", "carol.smith", "dave@school.edu")
+    code, out, err = run(capsys, "hub", "azuread", "--client-id", "c", "--client-secret",
+                         SECRET, "--tenant-id", TENANT)
+    assert code == 0, err  # a warning, not a refusal
+    warned = [line for line in err.splitlines() if "can never log in with azuread" in line]
+    assert [line.split()[2] for line in warned] == ["alice", "carol.smith", "dave@school.edu"]
+    assert all(line.startswith(" !     ") for line in warned)
+    assert "dokku jupyterhub:admins:add hub <user>--<domain>" in warned[0]
+    assert "alice@school.edu is alice--school-edu" in warned[0]
+    assert config_set(dokku)["HUB_AUTH_PROVIDER"] == "azuread"
+    assert commands(dokku)[-1] == "ps:restart"
+
+
+def test_no_admin_warning_when_the_names_fit_or_cannot_be_judged(dokku, capsys):
+    set_admins("alice--school-edu", "christina-mariabern--school-edu")
+    code, out, err = run(capsys, "hub", "azuread", "--client-id", "c", "--client-secret",
+                         SECRET, "--tenant-id", TENANT, "--no-restart")
+    assert code == 0 and "can never log in" not in err
+    # Generic OIDC names come from a claim of any form: nothing to judge.
+    set_admins("alice")
+    code, out, err = run(capsys, "hub", "generic-oidc", "--client-id", "c", "--client-secret",
+                         SECRET, "--authorize-url", "https://id.example.org/a", "--token-url",
+                         "https://id.example.org/t", "--userdata-url", "https://id.example.org/u",
+                         "--no-restart")
+    assert code == 0 and "can never log in" not in err
+
+
+def test_switching_to_github_warns_about_admins_no_github_login_can_match(dokku, capsys):
+    set_admins("alice--school-edu", "octocat", "dora@example.org")
+    code, out, err = run(capsys, "hub", "github", "--client-id", "c", "--client-secret",
+                         SECRET, "--no-restart")
+    assert code == 0, err
+    warned = [line.split()[2] for line in err.splitlines() if "can never log in" in line]
+    assert warned == ["alice--school-edu", "dora@example.org"]
+    # With a chosen claim the names may have any form.
+    code, out, err = run(capsys, "hub", "github", "--client-id", "c", "--client-secret",
+                         SECRET, "--username-claim", "email", "--no-restart")
+    assert code == 0 and "can never log in" not in err
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("alice--school-edu", True),
+    ("first-last--school-edu", True),
+    ("christina-mariabern--school-edu", True),   # shortened to 31 by the rule
+    ("a--b--x-y", True),                          # a..b@x.y
+    ("alice", False),
+    ("alice--school.edu", False),                 # dots never survive the rule
+    ("alice@school.edu", False),
+    ("christina-mariabernadette--school-edu", False),  # longer than the rule ever makes
+])
+def test_azure_can_produce(name, expected):
+    from dokku_jupyterhub.cmds.auth import azure_can_produce
+
+    assert azure_can_produce(name) is expected
 
 
 def test_plain_http_endpoint_is_warned_not_refused(dokku, capsys):

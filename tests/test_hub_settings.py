@@ -78,6 +78,7 @@ def test_values_from_the_environment():
           "HUB_OAUTH_CLIENT_SECRET": "y"},
          "needs HUB_OIDC_AUTHORIZE_URL, HUB_OIDC_TOKEN_URL, HUB_OIDC_USERDATA_URL"),
         ({"HUB_OIDC_TOKEN_URL": "ftp://x/token"}, "must be an http(s) URL"),
+        ({"HUB_OIDC_JWKS_URL": "file:///etc/keys.json"}, "HUB_OIDC_JWKS_URL must be an http(s)"),
         ({"HUB_OAUTH_GROUPS_CLAIM": "gro ups"}, "claim name"),
         ({"HUB_ALLOW_ALL": "1"}, "true or false"),
         ({"HUB_ADMIN_PASSWORD": "x" * 31}, "at least 32 characters"),
@@ -92,3 +93,11 @@ def test_bad_environment_is_refused_naming_the_variable(env, message):
 
 def test_admin_password_of_32_characters_is_accepted():
     assert settings.from_env(dict(BASE, HUB_ADMIN_PASSWORD="x" * 32)).admin_password == "x" * 32
+
+
+def test_azure_jwks_url_is_optional_and_read_when_given():
+    azure = dict(BASE, HUB_AUTH_PROVIDER="azuread", HUB_OAUTH_CLIENT_ID="c",
+                 HUB_OAUTH_CLIENT_SECRET="s", HUB_AZURE_TENANT_ID="contoso.onmicrosoft.com")
+    assert settings.from_env(azure).jwks_url == ""
+    keys = "https://login.microsoftonline.us/contoso.onmicrosoft.com/discovery/v2.0/keys"
+    assert settings.from_env(dict(azure, HUB_OIDC_JWKS_URL=f" {keys} ")).jwks_url == keys

@@ -2,8 +2,10 @@
 
 Everything is validated before anything changes. Values go to the app's environment with
 `dokku config:set --no-restart` (quietly, so Dokku does not echo them), secrets only ever as
-arguments to dokku: they are never printed, logged or put in an error message. The hub is
-then restarted (streamed, so the admin sees the deploy) unless `--no-restart`.
+arguments to dokku: they are never printed, logged or put in an error message. The new keys
+are set before the stale ones are unset, so a failing dokku never leaves a provider without
+its keys. The hub is then restarted (streamed, so the admin sees the deploy) unless
+`--no-restart`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from dokku_jupyterhub import dokku_cli, properties
+from dokku_jupyterhub import dokku_cli, policy_store, properties
+from dokku_jupyterhub.hub import names
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 
 PROVIDERS = ("azuread", "github", "generic-oidc", "none")
@@ -31,6 +34,7 @@ PROVIDER_KEYS = (
     "HUB_OIDC_AUTHORIZE_URL",
     "HUB_OIDC_TOKEN_URL",
     "HUB_OIDC_USERDATA_URL",
+    "HUB_OIDC_JWKS_URL",
     "HUB_OIDC_USERNAME_CLAIM",
     "HUB_OAUTH_GROUPS_CLAIM",
     "HUB_ALLOW_ALL",
@@ -44,6 +48,7 @@ OPTIONS = {
     "authorize_url": ("HUB_OIDC_AUTHORIZE_URL", ("azuread", "generic-oidc")),
     "token_url": ("HUB_OIDC_TOKEN_URL", ("azuread", "generic-oidc")),
     "userdata_url": ("HUB_OIDC_USERDATA_URL", ("generic-oidc",)),
+    "jwks_url": ("HUB_OIDC_JWKS_URL", ("azuread",)),
     "username_claim": ("HUB_OIDC_USERNAME_CLAIM", ("azuread", "github", "generic-oidc")),
     "groups_claim": ("HUB_OAUTH_GROUPS_CLAIM", ("azuread", "github", "generic-oidc")),
 }
@@ -53,11 +58,13 @@ REQUIRED = {
     "generic-oidc": ("client_id", "client_secret", "authorize_url", "token_url", "userdata_url"),
     "none": (),
 }
-URL_OPTIONS = ("callback_url", "authorize_url", "token_url", "userdata_url")
+URL_OPTIONS = ("callback_url", "authorize_url", "token_url", "userdata_url", "jwks_url")
 _CLAIM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._~:/@+=-]{1,256}$")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
+# GitHub logins: letters, digits and single hyphens, not at either end, at most 39.
+_GITHUB_LOGIN_RE = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){0,38}$")
 
 
 @dataclass
@@ -149,6 +156,51 @@ def plan_change(
     return change
 
 
+def azure_can_produce(name: str) -> bool:
+    """Whether an Azure AD login can ever be named `name`: its principals are user@domain,
+    which the seed rule turns into user--domain (so plain `alice` is never produced)."""
+    local, sep, domain = name.partition("--")
+    return bool(sep) and names.azure_username(f"{local}@{domain}") == name
+
+
+def github_can_produce(name: str) -> bool:
+    return bool(_GITHUB_LOGIN_RE.fullmatch(name))
+
+
+# provider -> (can a login be given this name?, the rule, the form of name to add)
+_LOGIN_NAMES = {
+    "azuread": (
+        azure_can_produce,
+        "Azure AD logins are named user--domain: alice@school.edu is alice--school-edu",
+        "<user>--<domain>",
+    ),
+    "github": (
+        github_can_produce,
+        "GitHub logins are letters, digits and single hyphens",
+        "<github-login>",
+    ),
+}
+
+
+def admin_warnings(app: str, provider: str, username_claim: str | None) -> list[str]:
+    """Policy admins no login of the new provider can be named as (warnings, not refusals:
+    the admin may add the provider's form of the name next)."""
+    # A chosen username claim (and any generic OIDC one) can hold names of any form.
+    if provider not in _LOGIN_NAMES or username_claim is not None:
+        return []
+    can_produce, rule, form = _LOGIN_NAMES[provider]
+    try:
+        admins = policy_store.read(app).get("admins", [])
+    except DokkuError as exc:
+        return [f"could not check the policy's admins: {exc.message}"]
+    return [
+        f"admin {name} can never log in with {provider} ({rule}): add the {provider} form "
+        f"of the name with dokku jupyterhub:admins:add {app} {form}"
+        for name in admins
+        if not can_produce(name)
+    ]
+
+
 def _scrub(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret:
@@ -189,6 +241,11 @@ def _read_secret() -> str:
 @click.option("--authorize-url", metavar="URL", help="Authorization endpoint.")
 @click.option("--token-url", metavar="URL", help="Token endpoint.")
 @click.option("--userdata-url", metavar="URL", help="Userinfo endpoint (generic-oidc).")
+@click.option(
+    "--jwks-url",
+    metavar="URL",
+    help="Azure AD's signing keys (JWKS); default: the tenant's at login.microsoftonline.com.",
+)
 @click.option("--username-claim", metavar="CLAIM", help="Claim the username is made from.")
 @click.option("--groups-claim", metavar="CLAIM", help="Claim listing the user's groups.")
 @click.option(
@@ -207,6 +264,7 @@ def auth_set(
     authorize_url: str | None,
     token_url: str | None,
     userdata_url: str | None,
+    jwks_url: str | None,
     username_claim: str | None,
     groups_claim: str | None,
     allow_all: bool,
@@ -231,20 +289,28 @@ def auth_set(
             "authorize_url": authorize_url,
             "token_url": token_url,
             "userdata_url": userdata_url,
+            "jwks_url": jwks_url,
             "username_claim": username_claim,
             "groups_claim": groups_claim,
         },
         allow_all,
     )
-    for message in change.warnings:
+    for message in change.warnings + admin_warnings(app, change.provider, username_claim):
         warn(message)
     info1(f"Setting the login provider of {app} to {change.provider}")
-    # Unset first, then set: the new provider's keys are written last, in one config:set.
-    if change.unset:
-        _run_config(change, "config:unset", "--no-restart", app, *change.unset)
+    # Set first, in one config:set, then unset: a failure leaves the hub's environment either
+    # as it was or with the whole new configuration (and at worst some stale extra keys).
     _run_config(
         change, "config:set", "--no-restart", app, *(f"{k}={v}" for k, v in change.values.items())
     )
+    if change.unset:
+        try:
+            _run_config(change, "config:unset", "--no-restart", app, *change.unset)
+        except DokkuError as exc:
+            raise DokkuError(
+                f"{exc.message}; the new settings are stored but old keys remain and {app} "
+                "was not restarted: run this auth:set again"
+            ) from None
     properties.set(app, "auth-provider", change.provider)
     for line in change.shown():
         verbose(line)

@@ -9,7 +9,9 @@ Every authenticator here reads the policy file live (through the shared PolicyCa
 - everyone who can authenticate only when HUB_ALLOW_ALL=true.
 Usernames that could leave their data folder are refused whatever the provider sent, and with
 OAuth the first identity (provider, tenant, subject) to use a name owns it: another identity
-that maps to the same name is refused with a message saying so.
+that maps to the same name is refused with a message saying so. Azure AD's id_token is
+verified (signature against the tenant's published keys, audience, expiry, tenant) before
+anything in it is believed.
 
 The default provider (none) is closed: JupyterHub's own SharedPasswordAuthenticator with only
 the admin password (HUB_ADMIN_PASSWORD) and no user password, for the policy's admins.
@@ -17,22 +19,36 @@ the admin password (HUB_ADMIN_PASSWORD) and no user password, for the policy's a
 
 from __future__ import annotations
 
+import asyncio
+import re
+from functools import lru_cache
 from secrets import compare_digest
 from typing import Any
 
+import jwt
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from oauthenticator.azuread import AzureAdOAuthenticator
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.github import GitHubOAuthenticator
 from tornado import web
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, List, Unicode, default
 
 from . import identities, names, policy
 from .policy_cache import for_path
 from .settings import HubSettings
 
 AZURE_PRINCIPAL_CLAIMS = ["unique_name", "upn", "preferred_username"]
+ID_TOKEN_LEEWAY = 60  # seconds of clock difference tolerated between Azure AD and the hub
+_GUID_RE = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def jwks_client(url: str) -> jwt.PyJWKClient:
+    """One client per key-set URL: it caches the keys between logins and fetches them again
+    when a token names a key it does not know (Azure rotates its signing keys). RS256 needs
+    the `cryptography` package, which JupyterHub itself depends on (through certipy)."""
+    return jwt.PyJWKClient(url, timeout=10)
 
 
 class PolicyAuthenticator(Authenticator):
@@ -184,9 +200,51 @@ class AzureAdAuthenticator(PolicyOAuthenticator, AzureAdOAuthenticator):
         config=True,
         help="Claims tried in order for the user principal name the username is made from.",
     )
+    jwks_url = Unicode(
+        config=True, help="The key set (JWKS) whose keys sign the tenant's id_tokens."
+    )
+
+    @default("jwks_url")
+    def _jwks_url_default(self) -> str:
+        return f"{self.graph_url}/{self.tenant_id}/discovery/v2.0/keys"
 
     def identity_prefix(self) -> str:
         return "azuread"
+
+    async def token_to_user(self, token_info: dict[str, Any]) -> dict[str, Any]:
+        # OAuthenticator 17 decodes the id_token without checking its signature; everything
+        # about who logs in comes from it, so verify it: Azure's key, our audience, not
+        # expired, and (when the tenant is configured by ID) our tenant.
+        id_token = token_info.get("id_token")
+        try:
+            if not id_token:
+                raise jwt.InvalidTokenError("the token response has no id_token")
+            # The key fetch is blocking I/O (only when the cache misses): keep it off the loop.
+            key = await asyncio.get_running_loop().run_in_executor(
+                None, jwks_client(self.jwks_url).get_signing_key_from_jwt, id_token
+            )
+            claims = jwt.decode(
+                id_token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.client_id,
+                leeway=ID_TOKEN_LEEWAY,
+                options={"require": ["exp", "aud"]},
+            )
+            tenant = self.tenant_id
+            if _GUID_RE.fullmatch(tenant) and str(claims.get("tid", "")).lower() != tenant.lower():
+                raise jwt.InvalidTokenError(
+                    f"the token is from tenant {claims.get('tid')!r}, not {tenant}"
+                )
+        except jwt.PyJWTError as exc:
+            # The reason only: never the token.
+            self.log.warning("Login refused: Azure AD id_token failed verification: %s", exc)
+            raise web.HTTPError(
+                403,
+                f"The hub could not verify the login Azure AD sent ({exc}). "
+                "Please try again; if it keeps failing, ask an admin.",
+            ) from None
+        return claims
 
     def identity_of(self, user_info: dict[str, Any]) -> str | None:
         subject = user_info.get("oid") or user_info.get("sub")
@@ -271,7 +329,12 @@ def configure(c: Any, settings: HubSettings) -> None:
         section.scope = ["openid"]
         if settings.username_claim:
             section.principal_claims = [settings.username_claim]
+        if settings.jwks_url:
+            section.jwks_url = settings.jwks_url
     elif cls is GenericOIDCAuthenticator:
+        # The user's claims come from the userinfo endpoint, fetched with the access token
+        # over the provider's TLS; userdata_from_id_token stays False (OAuthenticator would
+        # decode the id_token without checking its signature), so nothing unverified is used.
         section.username_claim = settings.username_claim or "preferred_username"
         section.scope = ["openid", "profile", "email"]
         section.userdata_url = settings.userdata_url

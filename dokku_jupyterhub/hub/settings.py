@@ -51,6 +51,7 @@ class HubSettings:
     authorize_url: str = ""
     token_url: str = ""
     userdata_url: str = ""
+    jwks_url: str = ""
     username_claim: str = ""
     groups_claim: str = ""
     allow_all: bool = False
@@ -171,6 +172,7 @@ def from_env(environ: Mapping[str, str]) -> HubSettings:
         "authorize_url": _url(environ, "HUB_OIDC_AUTHORIZE_URL"),
         "token_url": _url(environ, "HUB_OIDC_TOKEN_URL"),
         "userdata_url": _url(environ, "HUB_OIDC_USERDATA_URL"),
+        "jwks_url": _url(environ, "HUB_OIDC_JWKS_URL"),
         "username_claim": _claim(environ, "HUB_OIDC_USERNAME_CLAIM"),
         "groups_claim": _claim(environ, "HUB_OAUTH_GROUPS_CLAIM"),
     }

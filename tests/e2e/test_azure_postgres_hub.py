@@ -40,6 +40,7 @@ def hub(engine, e2e_bases, postgres_ok):
                   "--client-secret", "-", "--tenant-id", idp.tenant,
                   "--callback-url", f"{bed.url}/hub/oauth_callback",
                   "--authorize-url", idp.authorize_url, "--token-url", idp.token_url,
+                  "--jwks-url", idp.jwks_url,  # the hub verifies id_tokens with these keys
                   input=idp.client_secret.encode() + b"\n")
         bed.wait_hub()
         yield bed
@@ -84,6 +85,7 @@ def test_login_maps_the_upn_to_the_seed_username(hub, users):
     student = users(STUDENT[0])
     assert student.name == STUDENT[1]
     assert len(hub.idp.token_requests()) > before, "the hub never exchanged the code"
+    assert hub.idp.jwks_requests(), "the hub never fetched the keys to verify the id_token"
     assert student.browser.whoami()["admin"] is False
     assert users(ADMIN[0]).browser.whoami()["admin"] is True
 

@@ -2,8 +2,9 @@
 
 The bed's login scenarios are only as good as this provider: it must refuse what Azure
 refuses (wrong secret, wrong redirect, replayed code, bad PKCE verifier) and sign what it
-issues with a key its JWKS publishes. The last test drives the real oauthenticator 17.x
-AzureAdOAuthenticator (the hub's own subclass) through a token exchange against it.
+issues with a key its JWKS publishes. The last tests drive the real oauthenticator 17.x
+AzureAdOAuthenticator (the hub's own subclass, which verifies the id_token against the
+stand-in's JWKS) through a token exchange against it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import jwt
 import pytest
 import requests
 from support.oidc_standin import AzureADStandin
+from tornado import web
 
 CALLBACK = "http://127.0.0.1:9/hub/oauth_callback"
 
@@ -109,14 +111,17 @@ def test_codes_are_single_use_and_accounts_must_exist(idp):
     assert resp.status_code == 200 and "unknown account" in resp.text
 
 
-def test_hub_authenticator_exchanges_a_code_and_applies_the_username_rule(idp):
+def hub_authenticator(idp: AzureADStandin, jwks_url: str):
     from dokku_jupyterhub.hub.auth import AzureAdAuthenticator
 
-    auth = AzureAdAuthenticator(
+    return AzureAdAuthenticator(
         client_id=idp.client_id, client_secret=idp.client_secret, tenant_id=idp.tenant,
         oauth_callback_url=CALLBACK, authorize_url=idp.authorize_url,
-        token_url=idp.token_url,
+        token_url=idp.token_url, jwks_url=jwks_url,
     )
+
+
+def code_flow(idp: AzureADStandin, auth) -> dict:
     code = authorize(idp, "First.Last@school.edu")
     params = {"code": code, "redirect_uri": CALLBACK, "grant_type": "authorization_code"}
     if not auth.basic_auth:
@@ -126,7 +131,23 @@ def test_hub_authenticator_exchanges_a_code_and_applies_the_username_rule(idp):
         token_info = await auth.get_token_info(None, params)
         return await auth.token_to_user(token_info)
 
-    user_info = asyncio.run(flow())
+    return asyncio.run(flow())
+
+
+def test_hub_authenticator_exchanges_a_code_and_applies_the_username_rule(idp):
+    auth = hub_authenticator(idp, idp.jwks_url)
+    user_info = code_flow(idp, auth)
     assert user_info["upn"] == "First.Last@school.edu"
     assert auth.user_info_to_username(user_info) == "first-last--school-edu"
     assert idp.token_requests(), "the authenticator never reached the token endpoint"
+    assert idp.jwks_requests(), "the authenticator never fetched the keys to verify"
+
+
+def test_hub_authenticator_refuses_a_token_its_key_set_did_not_sign(idp):
+    # Another provider's key set: it lacks the key the stand-in signed with.
+    with AzureADStandin(tenant=idp.tenant) as other:
+        auth = hub_authenticator(idp, other.jwks_url)
+        with pytest.raises(web.HTTPError) as info:
+            code_flow(idp, auth)
+    assert info.value.status_code == 403
+    assert "could not verify the login Azure AD sent" in info.value.log_message

@@ -15,7 +15,7 @@ oauthenticator's AzureAdOAuthenticator reaches it by pointing its `graph_url` at
 - userinfo (`<base>/oidc/userinfo`, Bearer): the same claims, for generic OIDC.
 
 Requests are recorded in `events` (paths and parameter NAMES: secrets are not kept), so a
-test can assert that the hub really went through the token endpoint.
+test can assert that the hub really went through the token endpoint and fetched the keys.
 """
 
 from __future__ import annotations
@@ -186,6 +186,9 @@ class AzureADStandin:
     def token_requests(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["endpoint"] == "token"]
 
+    def jwks_requests(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["endpoint"] == "jwks"]
+
     # --- HTTP ----------------------------------------------------------------------------
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         idp = self
@@ -246,6 +249,7 @@ class AzureADStandin:
         if rest == [".well-known", "openid-configuration"]:
             return 200, {}, self.openid_configuration()
         if rest == ["discovery", "keys"]:
+            self._record("jwks", method, params)  # shows the hub verifies signatures
             return 200, {}, self.jwks()
         if parts[0] != self.tenant:
             raise _HTTPError(400, "invalid_request", "this app is registered in one tenant")
