@@ -115,6 +115,7 @@ def main() -> int:
                   "--client-secret", "-", "--tenant-id", idp.tenant,
                   "--callback-url", f"{bed.url}/hub/oauth_callback",
                   "--authorize-url", idp.authorize_url, "--token-url", idp.token_url,
+                  "--jwks-url", idp.jwks_url,
                   input=idp.client_secret.encode() + b"\n")
         bed.wait_hub()
         users = []
