@@ -23,7 +23,9 @@ The steps, in the order they run:
     reaches the hub on Docker's bridge, notebook servers through the alias) and which would
     bypass nginx and TLS.
  6. `config:set --no-restart <app> ...`: the hub's environment (see `hub_config`). The admin
-    password and the plugin's API token are generated once; reruns keep the existing ones.
+    password and the plugin's API token are generated once (`Secrets.fresh`, which apps:clone
+    uses too); reruns keep the existing ones, except an admin password shorter than the hub
+    accepts (left by an older plugin's clone: that hub never started), which is replaced.
  7. The host data tree `data_root(app)` (see datadirs.py) and its mount at /data with
     `storage:mount <app> <data_root>:/data`. The colon form is chosen deliberately over
     0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub asks
@@ -54,11 +56,13 @@ The steps, in the order they run:
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dokku_jupyterhub.hub import policy
+from dokku_jupyterhub.hub.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import data_root
 from dokku_jupyterhub.state import Mount, Observed, network_name, postgres_service_name
@@ -94,12 +98,30 @@ class Options:
     deploy: bool = True
 
 
+def new_admin_password() -> str:
+    """A shared admin password the hub accepts: token_urlsafe(n) has at least n characters."""
+    return secrets.token_urlsafe(max(32, ADMIN_PASSWORD_MIN_LENGTH))
+
+
+def new_api_token() -> str:
+    return secrets.token_hex(32)
+
+
+def admin_password_ok(password: str | None) -> bool:
+    """Whether the hub starts with this password (it refuses shorter ones)."""
+    return len(password or "") >= ADMIN_PASSWORD_MIN_LENGTH
+
+
 @dataclass(frozen=True)
 class Secrets:
-    """Fresh candidates; used only for keys the app does not have yet."""
+    """Fresh candidates; used only for keys the app does not have (or has unusable)."""
 
     admin_password: str
     api_token: str
+
+    @classmethod
+    def fresh(cls) -> Secrets:
+        return cls(new_admin_password(), new_api_token())
 
 
 @dataclass(frozen=True)
@@ -178,10 +200,11 @@ def hub_config(opts: Options, seen: Observed, secrets: Secrets) -> dict[str, str
     app, have = opts.app, seen.config
     pinned = opts.notebook_image or seen.properties.get("notebook-image")
     idle = opts.idle_timeout or have.get("HUB_IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT
+    password = have.get("HUB_ADMIN_PASSWORD")
     return {
         **identity_config(app, pinned),
         "HUB_IDLE_TIMEOUT": str(idle),
-        "HUB_ADMIN_PASSWORD": have.get("HUB_ADMIN_PASSWORD") or secrets.admin_password,
+        "HUB_ADMIN_PASSWORD": password if admin_password_ok(password) else secrets.admin_password,
         "HUB_PLUGIN_API_TOKEN": have.get("HUB_PLUGIN_API_TOKEN") or secrets.api_token,
     }
 
@@ -234,7 +257,15 @@ def plan(
     changed = {k: v for k, v in wanted.items() if seen.config.get(k) != v}
     if changed:
         pairs = [f"{k}={v}" for k, v in changed.items()]
-        b.dokku("Setting the hub's config", "config:set", "--no-restart", app, *pairs)
+        what = "Setting the hub's config"
+        if seen.config.get("HUB_ADMIN_PASSWORD") and "HUB_ADMIN_PASSWORD" in changed:
+            what += " (a new admin password: the old one was too short for the hub)"
+            b.notes.append(
+                f"HUB_ADMIN_PASSWORD was too short (the hub needs at least "
+                f"{ADMIN_PASSWORD_MIN_LENGTH} characters) and was replaced: read the new one "
+                f"with dokku config:get {app} HUB_ADMIN_PASSWORD"
+            )
+        b.dokku(what, "config:set", "--no-restart", app, *pairs)
         b.rewired = True
     if opts.notebook_image:
         b.prop(seen, "notebook-image", opts.notebook_image)

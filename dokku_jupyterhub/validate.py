@@ -83,9 +83,10 @@ def nginx_size(value: str, what: str = "max body size") -> str:
     return v.lower()
 
 
-def memory(value: str) -> str:
+def memory(value: str, host_memory: int | None = None) -> str:
+    """A Docker memory size; with `host_memory` (bytes) also at most what the host has."""
     try:
-        return policy.check_memory(value.strip().lower())
+        return policy.check_memory(value.strip().lower(), host_memory)
     except policy.PolicyError as exc:
         raise DokkuError(str(exc)) from None
 

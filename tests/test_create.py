@@ -4,14 +4,19 @@ Docker is the real engine (create checks it can reach it)."""
 
 from __future__ import annotations
 
+import grp
 import io
 import json
+import os
+import pwd
+import secrets
 import tarfile
 
 import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import cli, create, dokku_cli, properties, state
+from dokku_jupyterhub import cli, create, datadirs, dokku_cli, properties, state
+from dokku_jupyterhub.hub.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.paths import data_root, storage_root
 
 
@@ -67,8 +72,9 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     with tarfile.open(fileobj=io.BytesIO(fake.stdin[deploy_call])) as tf:
         names = tf.getnames()
     assert any(n.endswith("/Dockerfile") for n in names)
-    # secrets: long, different, never printed
-    assert len(secret_pw) >= 20 and len(token) == 64 and secret_pw != token
+    # secrets: long enough for the hub, different, never printed
+    assert len(secret_pw) >= ADMIN_PASSWORD_MIN_LENGTH
+    assert len(token) == 64 and secret_pw != token
     assert secret_pw not in out + err and token not in out + err
     # local effects and records
     assert json.loads((data_root("hub") / "policy.json").read_text())["admins"] == ["alice"]
@@ -95,6 +101,40 @@ def test_rerun_changes_nothing_and_says_so(fake, capsys):
     assert "already set up" in out
     assert fake.config["hub"] == before  # secrets kept
     assert policy_file.stat().st_mtime_ns == mtime
+
+
+def test_rerun_replaces_an_admin_password_the_hub_refuses(fake, capsys):
+    """A hub cloned by an older plugin got a 24-character password and never started: a rerun
+    of create replaces it (and only it), says so, and never prints either password."""
+    assert run(capsys, *FULL)[0] == 0
+    env = fake.config["hub"]
+    short = secrets.token_urlsafe(18)  # what apps:clone used to generate
+    env["HUB_ADMIN_PASSWORD"] = short
+    token = env["HUB_PLUGIN_API_TOKEN"]
+    fake.calls.clear()
+    code, out, err = run(capsys, *FULL)
+    assert code == 0, err
+    new = env["HUB_ADMIN_PASSWORD"]
+    assert new != short and len(new) >= ADMIN_PASSWORD_MIN_LENGTH
+    assert env["HUB_PLUGIN_API_TOKEN"] == token
+    assert fake.changes() == [
+        ("config:set", "--no-restart", "hub", f"HUB_ADMIN_PASSWORD={new}"),
+        ("ps:restart", "hub"),
+    ]
+    assert "too short" in out and "dokku config:get hub HUB_ADMIN_PASSWORD" in out
+    assert new not in out + err and short not in out + err
+    # and the next rerun keeps the new one
+    fake.calls.clear()
+    assert run(capsys, *FULL)[0] == 0
+    assert fake.changes() == [] and env["HUB_ADMIN_PASSWORD"] == new
+
+
+def test_generated_secrets_are_what_the_hub_accepts():
+    for _ in range(20):
+        fresh = create.Secrets.fresh()
+        assert len(fresh.admin_password) >= ADMIN_PASSWORD_MIN_LENGTH
+        assert len(fresh.api_token) == 64
+    assert create.new_admin_password() != create.new_admin_password()
 
 
 def test_rerun_never_replaces_the_admins_source(fake, capsys):
@@ -172,9 +212,48 @@ def test_data_tree_modes(fake, capsys):
         assert path.is_dir() and oct(path.stat().st_mode & 0o777) == "0o755"
 
 
+def test_data_tree_owners_and_modes_as_root(dokku_env, monkeypatch):
+    """As root, ensure gives the five shared folders to the notebook user (1000:100) and the
+    two upper directories to the Dokku system user, whatever the umask."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs the tests as root: this test needs root")
+        pytest.skip("chown needs root (CI runs as root)")
+    monkeypatch.setenv("DOKKU_SYSTEM_USER", "nobody")
+    monkeypatch.setenv("DOKKU_SYSTEM_GROUP", "nogroup")
+    upper = (pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+    old_umask = os.umask(0o077)
+    try:
+        created = datadirs.ensure("hub")
+    finally:
+        os.umask(old_umask)
+    root = data_root("hub")
+    expected = {
+        storage_root("hub"): (0o755, upper),
+        root: (0o750, upper),
+        **{root / name: (0o755, (1000, 100))
+           for name in ("users", "user-settings", "shared", "colab", "groups")},
+    }
+    assert sorted(created) == sorted(expected)
+    for path, (mode, owner) in expected.items():
+        st = path.stat()
+        assert (oct(st.st_mode & 0o7777), (st.st_uid, st.st_gid)) == (oct(mode), owner), path
+    # a second run changes nothing, and an unknown Dokku user leaves the upper dirs to root
+    assert datadirs.ensure("hub") == []
+    monkeypatch.setenv("DOKKU_SYSTEM_USER", "no-such-user-djh")
+    created = datadirs.ensure("lab")
+    for path in created[:2]:
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (0, 0), path
+    for path in created[2:]:
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (1000, 100), path
+
+
 # ---- the plan, pure ---------------------------------------------------------------------
 
-SECRETS = create.Secrets("pw-candidate", "token-candidate")
+SECRETS = create.Secrets("pw-candidate-" + "c" * 32, "token-candidate")
+PW = "p" * ADMIN_PASSWORD_MIN_LENGTH  # an existing password the hub accepts
 
 
 def done_state(app: str = "hub", **changes) -> state.Observed:
@@ -182,7 +261,7 @@ def done_state(app: str = "hub", **changes) -> state.Observed:
     opts = create.Options(app=app)
     base = state.Observed(
         app_exists=True,
-        config=create.hub_config(opts, state.Observed(), create.Secrets("pw", "tok")),
+        config=create.hub_config(opts, state.Observed(), create.Secrets(PW, "tok")),
         mounts=(state.Mount(create.DOCKER_SOCKET, create.DOCKER_SOCKET),
                 state.Mount(str(data_root(app)), "/data")),
         domains=("hub.example.edu",),
@@ -247,7 +326,17 @@ def test_plan_rebuilds_an_app_whose_first_deploy_was_interrupted(dokku_env):
 def test_plan_never_regenerates_secrets(dokku_env):
     seen = done_state()
     wanted = create.hub_config(create.Options(app="hub"), seen, SECRETS)
-    assert wanted["HUB_ADMIN_PASSWORD"] == "pw" and wanted["HUB_PLUGIN_API_TOKEN"] == "tok"
+    assert wanted["HUB_ADMIN_PASSWORD"] == PW and wanted["HUB_PLUGIN_API_TOKEN"] == "tok"
+
+
+def test_plan_replaces_only_an_admin_password_the_hub_refuses(dokku_env):
+    config = {**done_state().config, "HUB_ADMIN_PASSWORD": "p" * (ADMIN_PASSWORD_MIN_LENGTH - 1)}
+    p = create.plan(create.Options(app="hub"), done_state(config=config), SECRETS, POLICY, False)
+    assert [s.dokku for s in p.steps] == [
+        ("config:set", "--no-restart", "hub", f"HUB_ADMIN_PASSWORD={SECRETS.admin_password}"),
+        ("ps:restart", "hub"),
+    ]
+    assert SECRETS.admin_password not in " ".join(s.what for s in p.steps) + " ".join(p.notes)
 
 
 def test_plan_marks_the_hub_app_before_creating_it(dokku_env):

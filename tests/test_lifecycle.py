@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import secrets
 import sys
 import tarfile
 
+import docker.errors
 import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
 from dokku_jupyterhub import cli, dokku_cli, properties
 from dokku_jupyterhub.cmds import lifecycle
+from dokku_jupyterhub.hub.spawn import LABEL_APP as NOTEBOOK_LABEL
 from dokku_jupyterhub.paths import data_root, storage_root
 
 
@@ -119,7 +122,8 @@ def test_destroy_removes_notebook_images_and_users_servers(hub, app, engine, cap
                        {"com.dokku.app-name": app, "org.dokku-jupyterhub.context-hash": "h0"})
     pinned = tiny_image(engine, f"djh-test/{app}-pinned:1", {})  # the admin's own image
     net = engine.networks.create(f"{app}-network")
-    server = engine.containers.create(f"djh-test/{app}-pinned:1", name=f"{app}-jupyter-alice")
+    server = engine.containers.create(f"djh-test/{app}-pinned:1", name=f"{app}-jupyter-alice",
+                                      labels={NOTEBOOK_LABEL: app})
     net.connect(server)
     code, _, err = run(capsys, "jupyterhub:destroy", app, "--force")
     assert code == 0, err
@@ -128,6 +132,72 @@ def test_destroy_removes_notebook_images_and_users_servers(hub, app, engine, cap
     assert pinned in ids
     assert not engine.containers.list(all=True, filters={"name": f"{app}-jupyter-alice"})
     engine.images.remove(pinned, force=True)
+
+
+def test_only_the_hubs_own_notebook_servers_are_removed(app, engine, dokku_env, monkeypatch,
+                                                         capsys):
+    """The hub's network may also carry a dokku-postgres container or anything an admin
+    attached: those are disconnected, never removed. Only containers the hub's spawner
+    labelled for THIS app go."""
+    fake = FakeDokku()
+    monkeypatch.setattr(dokku_cli, "runner", fake)
+    net_name = f"{app}-network"
+    fake.networks.add(net_name)
+    image = tiny_image(engine, f"djh-test/{app}-nb:1", {})
+    net = engine.networks.create(net_name)
+    made = {
+        "server": engine.containers.create(image, name=f"{app}-jupyter-alice",
+                                           labels={NOTEBOOK_LABEL: app}),
+        "database": engine.containers.create(  # as dokku-postgres labels its containers
+            image, name=f"{app}-postgres-db", labels={"com.dokku.service": "postgres"}),
+        "plain": engine.containers.create(image, name=f"{app}-admins-tool"),
+        "other-hub": engine.containers.create(image, name=f"{app}-x-jupyter-bob",
+                                              labels={NOTEBOOK_LABEL: f"{app}-x"}),
+    }
+    for c in made.values():
+        net.connect(c)
+    try:
+        lifecycle.release(engine, app, net_name)
+        left = {c.id for c in engine.containers.list(all=True)}
+        assert made["server"].id not in left
+        for key in ("database", "plain", "other-hub"):
+            c = made[key]
+            assert c.id in left, key
+            c.reload()
+            assert net_name not in c.attrs["NetworkSettings"]["Networks"], key
+        assert fake.changes() == [("network:destroy", net_name, "--force")]
+        out = capsys.readouterr().out
+        assert f"{app}-postgres-db" in out and "disconnected" in out
+    finally:
+        for c in made.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)
+        engine.images.remove(image, force=True)
+
+
+def test_release_keeps_a_network_that_is_still_in_use(app, engine, dokku_env, monkeypatch,
+                                                      capsys):
+    """What cannot be disconnected keeps the network, and the admin is told what to run."""
+    fake = FakeDokku()
+    monkeypatch.setattr(dokku_cli, "runner", fake)
+    net_name = f"{app}-network"
+    fake.networks.add(net_name)
+    image = tiny_image(engine, f"djh-test/{app}-web:1", {})
+    net = engine.networks.create(net_name)
+    # The app's own web container is Dokku's to remove (apps:destroy), not ours.
+    web = engine.containers.create(image, name=f"{app}.web.1", labels={"com.dokku.app-name": app})
+    net.connect(web)
+    try:
+        lifecycle.release(engine, app, net_name)
+        assert fake.changes() == []
+        err = capsys.readouterr().err
+        assert f"{net_name} kept" in err and f"{app}.web.1" in err
+        assert f"dokku network:destroy {net_name}" in err
+        web.reload()
+        assert net_name in web.attrs["NetworkSettings"]["Networks"]
+    finally:
+        web.remove(force=True)
+        engine.images.remove(image, force=True)
 
 
 @pytest.mark.parametrize(("args", "words"), [

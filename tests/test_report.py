@@ -129,6 +129,44 @@ def test_report_trigger_never_breaks_dokku_report(hub, capsys):
     assert "jupyterhub report:" in capsys.readouterr().err
 
 
+POLICY_FLAGS = ("admins-count", "groups-count", "memory-limit", "cpu-limit")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("{not json", "not valid JSON"),
+    ('{"version": 1, "admins": "alice"}', "admins must be a list"),
+])
+def test_a_corrupt_policy_still_reports_everything_else(hub, capsys, text, reason):
+    (data_root("hub") / "policy.json").write_text(text)
+    code, out, err = run(capsys, "jupyterhub:report", "hub")
+    assert code == 0, err
+    values = {k.strip(): v.strip() for k, v in
+              (line[7:].split(":", 1) for line in out.splitlines()[1:])}
+    for flag in POLICY_FLAGS:
+        key = "Jupyterhub " + flag.replace("-", " ")
+        assert values[key].startswith("invalid policy: ") and reason in values[key], values[key]
+    assert values["Jupyterhub db kind"] == "postgres"
+    assert values["Jupyterhub domains"] == "hub.example.edu"
+    assert values["Jupyterhub admin password"] == "********"
+
+    code, out, _ = run(capsys, "jupyterhub:report", "hub", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["db-kind"] == "postgres"
+    assert all(data[f].startswith("invalid policy: ") for f in POLICY_FLAGS)
+
+    for flag in POLICY_FLAGS:
+        code, out, err = run(capsys, "jupyterhub:report", "hub", f"--jupyterhub-{flag}")
+        assert code == 1 and out == ""
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(" !     ") and reason in lines[0]
+    assert run(capsys, "jupyterhub:report", "hub", "--jupyterhub-db-kind")[:2] == (
+        0, "postgres\n")
+
+    assert report_trigger.main(["hub"]) == 0
+    got = capsys.readouterr()
+    assert "Jupyterhub db kind" in got.out and "invalid policy: " in got.out
+
+
 def test_mask_url_keeps_what_is_not_secret():
     assert report.mask_url("postgres://u:p@h:5432/d?x=1") == "postgres://u:********@h:5432/d?x=1"
     assert report.mask_url("postgres://h/d") == "postgres://h/d"

@@ -7,7 +7,7 @@ import docker
 import pytest
 from test_create_recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import cli, docker_api, dokku_cli, properties, validate
+from dokku_jupyterhub import cli, docker_api, dokku_cli, policy_store, properties, validate
 from dokku_jupyterhub.cmds import lifecycle
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import lib_root, properties_dir
@@ -34,6 +34,8 @@ def files_under(root) -> list[str]:
 
 C = ("jupyterhub:create",)
 OK = ("--admin", "alice")
+# More memory than this host has (999g on any ordinary host).
+ABOVE_HOST = f"{max(999, policy_store.host_memory() // 1024**3 + 1)}g"
 
 # (argv, words of the one error line). Input errors: refused before Dokku is asked anything.
 BAD_INPUT = [
@@ -53,6 +55,7 @@ BAD_INPUT = [
     (C + ("hub", "--admin", "x" * 65), "invalid username"),
     (C + ("hub", "--memory", "lots") + OK, "invalid memory"),
     (C + ("hub", "--memory", "1m") + OK, "at least 6m"),
+    (C + ("hub", "--memory", ABOVE_HOST) + OK, "more than this host has"),
     (C + ("hub", "--idle-timeout", "5") + OK, "invalid idle timeout"),
     (C + ("hub", "--idle-timeout", "soon") + OK, "invalid idle timeout"),
     (C + ("hub", "--max-body-size", "30 MB") + OK, "invalid max body size"),
@@ -173,6 +176,9 @@ def test_image_references(ref):
 def test_sizes_and_timeouts():
     assert validate.nginx_size("30M") == "30m"
     assert validate.memory("2G") == "2g"
+    assert validate.memory("2G", host_memory=2 * 1024**3) == "2g"
+    with pytest.raises(DokkuError, match="more than this host has"):
+        validate.memory("3g", host_memory=2 * 1024**3)
     assert validate.cpu("1.50") == "1.5"
     assert validate.idle_timeout("3600") == 3600
     with pytest.raises(DokkuError):

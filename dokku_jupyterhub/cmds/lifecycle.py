@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from dokku_jupyterhub import (
     state,
     validate,
 )
+from dokku_jupyterhub.hub import spawn
 from dokku_jupyterhub.output import (
     DokkuError,
     info1,
@@ -45,9 +45,12 @@ from dokku_jupyterhub.paths import lib_root, storage_root
 # The socket the hub mounts; a module attribute so tests can point it elsewhere.
 DOCKER_SOCKET = Path(create_plan.DOCKER_SOCKET)
 LETSENCRYPT_INSTALL = "sudo dokku plugin:install https://github.com/dokku/dokku-letsencrypt.git"
-# Labels the notebook build puts on its images (build/plan.py).
+# Labels the notebook build puts on its images (build/plan.py); Dokku puts LABEL_APP on the
+# app's own containers too.
 LABEL_APP = "com.dokku.app-name"
 LABEL_BUILD = "org.dokku-jupyterhub.context-hash"
+# The label the hub's spawner puts on every notebook server it starts (value: the app).
+NOTEBOOK_LABEL = spawn.LABEL_APP
 
 
 # ---- create ---------------------------------------------------------------------------
@@ -86,7 +89,7 @@ def create(
         notebook_image=validate.image(notebook_image, "notebook image")
         if notebook_image
         else None,
-        memory=validate.memory(memory) if memory else None,
+        memory=validate.memory(memory, policy_store.host_memory()) if memory else None,
         idle_timeout=validate.idle_timeout(idle_timeout) if idle_timeout else None,
         max_body_size=validate.nginx_size(max_body_size) if max_body_size else None,
         letsencrypt_email=validate.email(letsencrypt_email) if letsencrypt_email else None,
@@ -102,11 +105,9 @@ def create(
     seen = state.observe(app, want_letsencrypt=bool(opts.letsencrypt_email))
     policy_doc = policy_store.read(app) if policy_store.policy_path(app).exists() else None
     create_plan.check(opts, seen, policy_doc)
-    candidates = create_plan.Secrets(
-        admin_password=secrets.token_urlsafe(32), api_token=secrets.token_hex(32)
-    )
     plan = create_plan.plan(
-        opts, seen, candidates, policy_doc, data_tree_missing=bool(datadirs.missing(app))
+        opts, seen, create_plan.Secrets.fresh(), policy_doc,
+        data_tree_missing=bool(datadirs.missing(app)),
     )
 
     if not plan.steps:
@@ -261,11 +262,17 @@ def destroy(app: str, force: bool, purge_data: bool) -> None:
 def release(client: Any, app: str, net: str) -> None:
     """Remove what create made around the app: users' servers, the network, the notebook
     images. Idempotent; also run by the post-delete trigger, so `dokku apps:destroy` of a
-    hub app leaves nothing behind but the users' data."""
+    hub app leaves nothing behind but the users' data. A network something else still uses
+    is kept, and the admin told what is on it."""
     remove_user_servers(client, app, net)
     if state.network_exists(net):
-        info1_quiet(f"Destroying network {net}")
-        dokku_cli.run("network:destroy", net, "--force")
+        users = containers_on(client, net)
+        if users:
+            warn(f"{net} kept: still used by {', '.join(sorted(c.name for c in users))}; "
+                 f"once they are gone: dokku network:destroy {net}")
+        else:
+            info1_quiet(f"Destroying network {net}")
+            dokku_cli.run("network:destroy", net, "--force")
     remove_notebook_images(client, app)
 
 
@@ -277,25 +284,31 @@ def ask(prompt: str) -> str:
     return line.strip()
 
 
-def remove_user_servers(client: Any, app: str, net: str) -> None:
-    """Remove the notebook servers the hub started on its network (their data lives on bind
-    mounts) and disconnect anything else, so the network can go."""
+def containers_on(client: Any, net: str) -> list[Any]:
     try:
-        containers = client.containers.list(all=True, filters={"network": net})
+        return list(client.containers.list(all=True, filters={"network": net}))
     except docker.errors.DockerException as exc:
         raise DokkuError(docker_api.explain(exc)) from None
-    for c in containers:
-        owner = c.labels.get(LABEL_APP)
+
+
+def remove_user_servers(client: Any, app: str, net: str) -> None:
+    """Remove the notebook servers the hub started on its network (labelled for this app by
+    its spawner; their data lives on bind mounts) and disconnect anything else an admin or
+    another plugin attached (a database, a tool), which is never removed. The app's own
+    containers are left to `apps:destroy`."""
+    for c in containers_on(client, net):
+        labels = c.labels or {}
         try:
-            if owner is None:
+            if labels.get(NOTEBOOK_LABEL) == app:
                 verbose_quiet(f"removing notebook server {c.name}")
                 c.remove(force=True)
-            elif owner != app:
+            elif labels.get(LABEL_APP) != app:
                 client.networks.get(net).disconnect(c, force=True)
+                verbose_quiet(f"disconnected {c.name} from {net} (not a notebook server: kept)")
         except docker.errors.NotFound:
             continue
         except docker.errors.DockerException as exc:
-            warn(f"could not remove {c.name}: {docker_api.explain(exc)}")
+            warn(f"could not remove or disconnect {c.name}: {docker_api.explain(exc)}")
 
 
 def notebook_images(client: Any, app: str) -> list[Any]:

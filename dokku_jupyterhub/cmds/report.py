@@ -3,6 +3,10 @@
 `Key name:` line per flag, sorted, padded to the longest flag (at least 31 columns); a single
 flag prints only its raw value; JSON keys drop the `jupyterhub-` prefix. Secrets are always
 masked, whatever the format. The `report` trigger (`dokku report <app>`) prints the same.
+
+A corrupt policy.json must not hide the rest (the report is where an admin looks when the
+hub misbehaves): the keys read from it show `invalid policy: <reason>`, the full report
+still exits 0, and asking for one of those keys alone fails with the reason.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from dokku_jupyterhub.paths import data_root
 
 PREFIX = "--jupyterhub-"
 MASK = "********"
+# The report keys read from policy.json.
+POLICY_KEYS = ("admins-count", "groups-count", "memory-limit", "cpu-limit")
+INVALID_POLICY = "invalid policy: "
 LETSENCRYPT_INSTALL = (
     "sudo dokku plugin:install https://github.com/dokku/dokku-letsencrypt.git"
 )
@@ -53,14 +60,37 @@ def letsencrypt_hint(app: str, active: bool | None, domains: tuple[str, ...]) ->
     return f"off: dokku letsencrypt:set {app} email ADDR && dokku letsencrypt:enable {app}"
 
 
+def read_policy(app: str) -> tuple[dict, str]:
+    """The app's policy (defaults without a file) and "", or {} and why it cannot be used."""
+    path = policy_store.policy_path(app)
+    try:
+        return policy.loads(path.read_text()), ""
+    except FileNotFoundError:
+        return policy.empty(), ""
+    except OSError as exc:
+        return {}, f"cannot read {path}: {exc.strerror}"
+    except policy.PolicyError as exc:
+        return {}, str(exc)
+
+
+def policy_values(doc: dict, error: str) -> dict[str, str]:
+    if error:
+        return dict.fromkeys(POLICY_KEYS, INVALID_POLICY + error)
+    default = doc.get("limits", {}).get("default", {})
+    return {
+        "admins-count": str(len(doc.get("admins", []))),
+        "groups-count": str(len(doc.get("groups", {}))),
+        "memory-limit": str(default.get("memory") or policy.DEFAULT_MEMORY),
+        "cpu-limit": f"{default['cpu']:g}" if default.get("cpu") else "unlimited",
+    }
+
+
 def values(app: str) -> dict[str, str]:
     """Every report flag (`--jupyterhub-<key>`) of a hub app with its value."""
     props = properties.all_for(app)
     exists = state.app_exists(app)
     cfg = state.config(app) if exists else {}
     domains = state.domains(app) if exists else ()
-    doc = policy_store.read(app) if policy_store.policy_path(app).exists() else policy.empty()
-    default = doc.get("limits", {}).get("default", {})
     active: bool | None = None
     if state.plugin_enabled("letsencrypt"):
         active = exists and state.letsencrypt_active(app)
@@ -74,8 +104,7 @@ def values(app: str) -> dict[str, str]:
         "postgres-service": props.get("postgres-service", ""),
         "database-url": mask_url(cfg.get("DATABASE_URL")),
         "auth-provider": props.get("auth-provider") or cfg.get("HUB_AUTH_PROVIDER") or "none",
-        "admins-count": str(len(doc.get("admins", []))),
-        "groups-count": str(len(doc.get("groups", {}))),
+        **policy_values(*read_policy(app)),
         "notebook-image": image,
         "notebook-builds": "off (pinned image)" if pinned else "automatic",
         "hub-base-image": properties.get_with_global(app, "hub-base-image", "") or "",
@@ -87,8 +116,6 @@ def values(app: str) -> dict[str, str]:
         or props.get("idle-timeout")
         or str(DEFAULT_IDLE_TIMEOUT),
         "max-body-size": props.get("max-body-size") or DEFAULT_MAX_BODY_SIZE,
-        "memory-limit": str(default.get("memory") or policy.DEFAULT_MEMORY),
-        "cpu-limit": f"{default['cpu']:g}" if default.get("cpu") else "unlimited",
         "letsencrypt": letsencrypt_hint(app, active, domains),
         "admin-password": mask(cfg.get("HUB_ADMIN_PASSWORD")),
         "api-token": mask(cfg.get("HUB_PLUGIN_API_TOKEN")),
@@ -113,6 +140,9 @@ def print_report(app: str, fmt: str = "stdout", flag: str | None = None) -> None
     if flag:
         if flag not in flags:
             raise DokkuError(f"Invalid flag passed, valid flags: {', '.join(sorted(flags))}")
+        if flag.removeprefix(PREFIX) in POLICY_KEYS and flags[flag].startswith(INVALID_POLICY):
+            reason = flags[flag].removeprefix(INVALID_POLICY)
+            raise DokkuError(f"{policy_store.policy_path(app)} is invalid: {reason}")
         out(flags[flag])
         return
     if fmt == "json":

@@ -14,10 +14,9 @@ database or one users' tree corrupt both. So NEW gets:
 
 from __future__ import annotations
 
-import secrets
 import shutil
 
-from dokku_jupyterhub import datadirs, dokku_cli, policy_store, properties, state
+from dokku_jupyterhub import create, datadirs, dokku_cli, policy_store, properties, state
 from dokku_jupyterhub.output import info1, verbose
 from dokku_jupyterhub.paths import data_root
 from dokku_jupyterhub.triggers import appcopy
@@ -50,9 +49,10 @@ def main(argv: list[str]) -> int:
     if policy.exists():
         shutil.copyfile(policy, policy_store.policy_path(new))
 
+    candidates = create.Secrets.fresh()  # the same generator as create: the hub accepts it
     fresh = {
-        "HUB_ADMIN_PASSWORD": secrets.token_urlsafe(18),
-        "HUB_PLUGIN_API_TOKEN": secrets.token_hex(32),
+        "HUB_ADMIN_PASSWORD": candidates.admin_password,
+        "HUB_PLUGIN_API_TOKEN": candidates.api_token,
     }
     appcopy.fix_config(new, properties.get(new, "notebook-image"), fresh)
     if "DATABASE_URL" in state.config(new):

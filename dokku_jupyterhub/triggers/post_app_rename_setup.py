@@ -1,14 +1,20 @@
 """`post-app-rename-setup OLD NEW` (apps:rename, before the old app is destroyed and the new
 one rebuilt): the users' data follows the app.
 
-- plugin properties move to NEW (before OLD's post-delete would drop them);
-- storage/OLD is renamed to storage/NEW, so `data_root(NEW)` holds the users' folders, the
-  policy and the hub's database (a non-empty leftover storage/NEW is moved aside, never
-  deleted);
 - the /data mount, the network (`NEW-network`) and the name-derived config (HUB_APP_NAME,
   HUB_IP, HUB_HOST_DATA_DIR, DOCKER_NETWORK_NAME, DOCKER_JUPYTER_IMAGE unless pinned) are
-  rewritten on both apps (see appcopy.py for why both);
+  rewritten: NEW's first, then OLD's network and /data mount (see appcopy.py for why both);
+- the plugin properties move to NEW (before OLD's post-delete would drop them);
+- last, storage/OLD is renamed to storage/NEW, so `data_root(NEW)` holds the users' folders,
+  the policy and the hub's database (a non-empty leftover storage/NEW is moved aside, never
+  deleted);
 - the Postgres service keeps its name and its link (dokku-postgres moves the link itself).
+
+Every Dokku command that can fail runs before the properties and the data move. When one
+fails, or a move does, the properties and OLD's network and /data mount are put back as
+they were, so OLD is still a working hub on its untouched data; the error says exactly
+that and what to run (apps:rename leaves the half-made NEW behind). Users' data is never
+deleted.
 
 Notebook servers still running keep OLD-network; users restart their server once. The old
 network and the old notebook images stay for the admin to remove (printed).
@@ -16,10 +22,12 @@ network and the old notebook images stay for the admin to remove (printed).
 
 from __future__ import annotations
 
-from dokku_jupyterhub import properties, state
-from dokku_jupyterhub.output import info1, verbose
-from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub import create, dokku_cli, properties, state
+from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
+from dokku_jupyterhub.paths import data_root, storage_root
 from dokku_jupyterhub.triggers import appcopy
+
+DATA = create.DATA_MOUNT
 
 
 def main(argv: list[str]) -> int:
@@ -27,13 +35,53 @@ def main(argv: list[str]) -> int:
     if properties.get(old, "hub-app") is None:
         return 0
     info1(f"jupyterhub: moving {old}'s hub settings and users' data to {new}")
-    properties.rename(old, new)
-    appcopy.move_data(old, new)
     net = state.network_name(new)
-    for app in (old, new):
-        appcopy.fix_data_mount(app, str(data_root(new)))
-        appcopy.fix_network(app, net)
-    appcopy.fix_config(new, properties.get(new, "notebook-image"))
+    # What OLD looks like now, to put back if anything below fails.
+    old_mounts = state.mounts(old)
+    old_attach = state.attach_post_create(old)
+    try:
+        appcopy.fix_data_mount(new, str(data_root(new)))
+        appcopy.fix_network(new, net)
+        appcopy.fix_config(new, properties.get(old, "notebook-image"))
+        # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
+        appcopy.fix_network(old, net)
+        appcopy.fix_data_mount(old, str(data_root(new)))
+        properties.rename(old, new)
+        appcopy.move_data(old, new)
+    except (DokkuError, OSError) as exc:
+        why = exc.message if isinstance(exc, DokkuError) else str(exc)
+        if properties.get(new, "hub-app") is not None:
+            properties.rename(new, old)
+        raise DokkuError(rollback(old, new, old_mounts, old_attach, why)) from None
     verbose(f"running notebook servers stay on {state.network_name(old)}: users restart them")
     verbose(f"then remove it: dokku network:destroy {state.network_name(old)}")
     return 0
+
+
+def rollback(old: str, new: str, mounts: tuple[state.Mount, ...], attach: str, why: str) -> str:
+    """Put OLD's /data mount and network back; return the one-line error for the admin. The
+    data itself never moved (its rename is the last step), so it is where it was."""
+    wanted = [m for m in mounts if m.container == DATA]
+    try:
+        for m in state.mounts(old):
+            if m.container == DATA and m not in wanted:
+                dokku_cli.run("storage:unmount", old, m.spec())
+        have = state.mounts(old)
+        for m in wanted:
+            if m not in have:
+                dokku_cli.run("storage:mount", old, m.spec())
+        if state.attach_post_create(old) != attach:
+            dokku_cli.run("network:set", old, "attach-post-create", *([attach] if attach else []))
+    except DokkuError as exc:
+        warn(f"jupyterhub: could not restore {old}'s mount and network: {exc.message}")
+        fix = " && ".join(
+            [f"dokku storage:mount {old} {m.spec()}" for m in wanted]
+            + [f"dokku network:set {old} attach-post-create {attach}".rstrip()]
+        )
+        return (f"renaming {old}'s hub to {new} failed: {why}. The users' data was not moved "
+                f"({storage_root(old)}). Put {old} back by hand (see dokku storage:list {old}): "
+                f"{fix}; then run: dokku apps:destroy {new} --force && "
+                f"dokku apps:rename {old} {new}")
+    return (f"renaming {old}'s hub to {new} failed: {why}. Nothing was moved: {old} is "
+            f"unchanged and its users' data is still in {storage_root(old)}. Fix the cause, "
+            f"then run: dokku apps:destroy {new} --force && dokku apps:rename {old} {new}")

@@ -2,9 +2,13 @@
 what create made around it (users' notebook servers, the app's network, its notebook
 images), so a plain `dokku apps:destroy` leaves nothing behind but the users' data, which
 is kept (deleting it takes `dokku jupyterhub:destroy APP --purge-data`). Never fails the
-chain: what cannot be removed is one warning line saying what is left."""
+chain: the app is gone by now, so what cannot be removed (Docker down or failing, Dokku
+refusing) is one warning line saying what is left, and the exit code is 0."""
 
 from __future__ import annotations
+
+import os
+import traceback
 
 from dokku_jupyterhub import docker_api, properties, state
 from dokku_jupyterhub.cmds.lifecycle import release
@@ -20,8 +24,12 @@ def main(argv: list[str]) -> int:
     net = state.network_name(app)
     try:
         release(docker_api.client(), app, net)
-    except DokkuError as exc:
-        warn(f"jupyterhub: {exc.message}; {net} and dokku/{app}-notebook images may remain")
+    except Exception as exc:  # noqa: BLE001 - Docker's errors are not all DockerExceptions
+        if os.environ.get("DOKKU_TRACE"):
+            traceback.print_exc()
+        why = exc.message if isinstance(exc, DokkuError) else docker_api.explain(exc)
+        warn(f"jupyterhub: {why}; {net}, notebook servers of {app} and dokku/{app}-notebook "
+             f"images may remain (see docker ps -a, docker network ls, docker images)")
     root = storage_root(app)
     if root.exists():
         verbose_quiet(f"jupyterhub: users' data of {app} kept in {root}")

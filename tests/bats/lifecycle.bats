@@ -14,6 +14,10 @@ setup_file() {
   printf '#!/bin/sh\nexit 0\n' >"$STANDIN_DEPLOY_HOOK"
   chmod 0755 "$STANDIN_DEPLOY_HOOK"
   export DATA="$STANDIN_LIB_ROOT/data/storage/hub/data"
+  # The hub refuses shorter admin passwords: the one number both sides must agree on.
+  PW_MIN="$(cd "$REPO_ROOT" && "$STANDIN_PYTHON" -c \
+    'from dokku_jupyterhub.hub.settings import ADMIN_PASSWORD_MIN_LENGTH as m; print(m)')"
+  export PW_MIN
 }
 
 teardown_file() {
@@ -100,7 +104,8 @@ for line in sys.stdin:
   [[ "$out" == *"https://hub.example.edu/"* ]]
   [[ "$out" == *"dokku config:get hub HUB_ADMIN_PASSWORD"* ]]
   password="$(standin_state config_get hub HUB_ADMIN_PASSWORD)"
-  [ "${#password}" -ge 20 ]
+  [ "$PW_MIN" -ge 32 ]
+  [ "${#password}" -ge "$PW_MIN" ]
   [[ "$out$err" != *"$password"* ]]
 }
 
@@ -114,6 +119,22 @@ for line in sys.stdin:
   run changes
   [ "$output" = "" ]
   [ "$(standin_state config_get hub HUB_ADMIN_PASSWORD)" = "$password" ]
+}
+
+@test "create replaces an admin password too short for the hub, without printing it" {
+  short="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"  # an old clone's
+  dokku config:set --no-restart hub "HUB_ADMIN_PASSWORD=$short" >/dev/null
+  token="$(standin_state config_get hub HUB_PLUGIN_API_TOKEN)"
+  run_split dokku jupyterhub:create hub
+  [ "$status" -eq 0 ] || { echo "$err"; false; }
+  password="$(standin_state config_get hub HUB_ADMIN_PASSWORD)"
+  [ "$password" != "$short" ]
+  [ "${#password}" -ge "$PW_MIN" ]
+  [ "$(standin_state config_get hub HUB_PLUGIN_API_TOKEN)" = "$token" ]
+  [[ "$out" == *"too short"*"dokku config:get hub HUB_ADMIN_PASSWORD"* ]]
+  [[ "$out$err" != *"$password"* && "$out$err" != *"$short"* ]]
+  run dokku jupyterhub:create hub
+  [[ "$output" == *"already set up"* ]]
 }
 
 @test "report in Dokku's format, single flag, JSON, and the report trigger" {
@@ -166,7 +187,7 @@ for line in sys.stdin:
 @test "bad input is refused before any Dokku call" {
   standin_reset_calls
   for args in "lab --domain https://x --admin a" "Lab --admin a" "lab --admin ../x" \
-    "lab --memory lots --admin a" "lab.x --admin a"; do
+    "lab --memory lots --admin a" "lab --memory 999g --admin a" "lab.x --admin a"; do
     # shellcheck disable=SC2086
     run_split dokku jupyterhub:create $args
     [ "$status" -ne 0 ]
@@ -196,6 +217,37 @@ for line in sys.stdin:
   [ "$(standin_state deploys lab | wc -l)" -eq 1 ]
   run dokku jupyterhub:create lab
   [[ "$output" == *"already set up"* ]]
+}
+
+@test "an apps:rename that Dokku fails midway leaves the old hub and its data as they were" {
+  run_split dokku jupyterhub:create rf --admin erin --no-postgres --no-deploy
+  [ "$status" -eq 0 ] || { echo "$err"; false; }
+  old="$STANDIN_LIB_ROOT/data/storage/rf/data"
+  mkdir -p "$old/users/erin"
+  echo '{}' >"$old/users/erin/work.ipynb"
+  if id -u dokku >/dev/null 2>&1; then  # so the dokku user can purge it at the end
+    chown -R dokku:dokku "$old/users/erin"
+  fi
+  mounts="$(standin_state mounts rf)"
+  run_split env STANDIN_FAIL=storage:mount dokku apps:rename rf rf2
+  [ "$status" -ne 0 ]
+  [[ "$err" == *"Nothing was moved"*"still in $STANDIN_LIB_ROOT/data/storage/rf"* ]]
+  [[ "$err" == *"dokku apps:destroy rf2 --force && dokku apps:rename rf rf2"* ]]
+  [ "$(cat "$old/users/erin/work.ipynb")" = "{}" ]
+  [ ! -e "$STANDIN_LIB_ROOT/data/storage/rf2" ]
+  [ "$(standin_state mounts rf)" = "$mounts" ]
+  standin_state network rf | grep -qx "attach-post-create=rf-network"
+  [ -f "$STANDIN_LIB_ROOT/config/jupyterhub/rf/hub-app" ]
+  # what the message says to run works
+  run_split dokku apps:destroy rf2 --force
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  run_split dokku apps:rename rf rf2
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  new="$STANDIN_LIB_ROOT/data/storage/rf2/data"
+  [ "$(cat "$new/users/erin/work.ipynb")" = "{}" ]
+  [ "$(standin_state mounts rf2 | grep ":/data$")" = "$new:/data" ]
+  run_split dokku jupyterhub:destroy rf2 --force --purge-data
+  [ "$status" -eq 0 ] || { echo "$err"; false; }
 }
 
 @test "apps:rename moves the hub's settings, users' data, mount and network" {
@@ -233,6 +285,8 @@ for line in sys.stdin:
   [ "$(standin_state config_get cl HUB_HOST_DATA_DIR)" = "$own" ]
   standin_state network cl | grep -qx "attach-post-create=cl-network"
   [ "$(standin_state config_get cl HUB_ADMIN_PASSWORD)" != "$(standin_state config_get rn2 HUB_ADMIN_PASSWORD)" ]
+  password="$(standin_state config_get cl HUB_ADMIN_PASSWORD)"
+  [ "${#password}" -ge "$PW_MIN" ]  # the clone's hub starts
   [ -z "$(ls -A "$own/users")" ]
   grep -q '"carol"' "$own/policy.json"
   # the original is untouched
