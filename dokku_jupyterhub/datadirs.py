@@ -16,12 +16,11 @@ Nothing here ever deletes or rewrites existing content.
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 from pathlib import Path
 
 from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.properties import dokku_owner
 
 SUBDIRS = ("users", "user-settings", "shared", "colab", "groups")
 NOTEBOOK_OWNER = (1000, 100)  # jovyan:users in the Jupyter docker-stacks images
@@ -42,20 +41,11 @@ def missing(app: str) -> list[Path]:
     return [path for path, _ in wanted(app) if not path.is_dir()]
 
 
-def _dokku_owner() -> tuple[int, int] | None:
-    try:
-        uid = pwd.getpwnam(os.environ.get("DOKKU_SYSTEM_USER", "dokku")).pw_uid
-        gid = grp.getgrnam(os.environ.get("DOKKU_SYSTEM_GROUP", "dokku")).gr_gid
-    except KeyError:
-        return None
-    return uid, gid
-
-
 def ensure(app: str) -> list[Path]:
     """Create what is missing (existing directories keep their content, mode and owner);
     return what was created."""
     as_root = os.geteuid() == 0
-    upper_owner = _dokku_owner() if as_root else None
+    upper_owner = dokku_owner()
     created: list[Path] = []
     for path, mode in wanted(app):
         if path.is_dir():

@@ -22,8 +22,8 @@ GLOBAL = "--global"
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def _owner() -> tuple[int, int] | None:
-    """uid/gid of the Dokku system user, when we are root and it exists."""
+def dokku_owner() -> tuple[int, int] | None:
+    """uid/gid of the Dokku system user, when we are root and it exists (else: leave owners)."""
     if os.geteuid() != 0:
         return None
     try:
@@ -47,7 +47,7 @@ def _path(app: str, key: str) -> Path:
 
 
 def _ensure_dir(path: Path) -> None:
-    owner = _owner()
+    owner = dokku_owner()
     for d in reversed([path, *path.parents]):
         if d.exists():
             continue
@@ -84,7 +84,7 @@ def set(app: str, key: str, value: str) -> None:  # noqa: A001 - mirrors `fn-plu
         with os.fdopen(fd, "w") as fh:
             fh.write(value)
         os.chmod(tmp, 0o600)
-        owner = _owner()
+        owner = dokku_owner()
         if owner:
             os.chown(tmp, *owner)
         os.replace(tmp, path)
