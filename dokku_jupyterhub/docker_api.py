@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import docker
 import docker.errors
+import requests
 
 from dokku_jupyterhub.output import DokkuError
 
@@ -31,7 +32,9 @@ def client() -> docker.DockerClient:
         cli = factory()
         cli.ping()
         return cli
-    except docker.errors.DockerException as exc:
+    # docker-py wraps connection errors only while negotiating the API version; a later
+    # ping lets requests' own errors through.
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DokkuError(explain(exc)) from exc
 
 

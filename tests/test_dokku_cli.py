@@ -200,3 +200,18 @@ def test_nested_config_set_is_never_traced(monkeypatch):
     monkeypatch.setenv("DOKKU_TRACE", "1")
     assert "DOKKU_TRACE" not in dokku_cli.child_env(["config:set", "--no-restart", "hub", "K=v"])
     assert dokku_cli.child_env(["ps:restart", "hub"])["DOKKU_TRACE"] == "1"
+
+
+def test_docker_unreachable_after_version_negotiation_is_one_clear_error(monkeypatch):
+    """A client built with a fixed API version reaches the engine only at ping: requests'
+    ConnectionError must still become the DokkuError that says what to fix."""
+    import docker
+
+    from dokku_jupyterhub import docker_api
+
+    monkeypatch.setattr(
+        docker_api, "factory",
+        lambda: docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41"),
+    )
+    with pytest.raises(DokkuError, match="Docker engine unreachable"):
+        docker_api.client()
