@@ -1004,8 +1004,8 @@ NGINX_PROPERTIES = (
 )
 
 
-@command("nginx:set")
-def nginx_set(args):
+def property_set(plugin: str, valid: list[str], args: list[str]) -> None:
+    """`<plugin>:set <app>|--global <key> [<value>]`, the shape Dokku's plugins share."""
     _, pos = parse(args)
     app = pos[0] if pos else ""
     key = pos[1] if len(pos) > 1 else ""
@@ -1014,11 +1014,15 @@ def nginx_set(args):
         verify_app(app)
     if not key:
         raise Fail("No property specified")
-    if key not in NGINX_PROPERTIES:
-        raise Fail(f"Invalid property specified, valid properties include: "
-                   f"{', '.join(sorted(NGINX_PROPERTIES))}")
+    if key not in valid:
+        raise Fail(f"Invalid property specified, valid properties include: {', '.join(valid)}")
     info2_quiet(f"Setting {key} to {value}" if value else f"Unsetting {key}")
-    st.prop_set("nginx", app, key, value, ROOT)
+    st.prop_set(plugin, app, key, value, ROOT)
+
+
+@command("nginx:set")
+def nginx_set(args):
+    property_set("nginx", sorted(NGINX_PROPERTIES), args)
 
 
 @command("nginx:report")
@@ -1453,19 +1457,7 @@ def letsencrypt_default(args):
 
 @command("letsencrypt:set")
 def letsencrypt_set(args):
-    _, pos = parse(args)
-    app = pos[0] if pos else ""
-    key = pos[1] if len(pos) > 1 else ""
-    value = pos[2] if len(pos) > 2 else ""
-    if app != GLOBAL:
-        verify_app(app)
-    if not key:
-        raise Fail("No property specified")
-    if key not in LETSENCRYPT_PROPERTIES:
-        raise Fail(f"Invalid property specified, valid properties include: "
-                   f"{', '.join(LETSENCRYPT_PROPERTIES)}")
-    info2_quiet(f"Setting {key} to {value}" if value else f"Unsetting {key}")
-    st.prop_set("letsencrypt", app, key, value, ROOT)
+    property_set("letsencrypt", list(LETSENCRYPT_PROPERTIES), args)
 
 
 @command("letsencrypt:enable")
