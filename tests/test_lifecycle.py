@@ -51,8 +51,9 @@ def app(engine):
     yield name
     for c in engine.containers.list(all=True, filters={"name": name}):
         c.remove(force=True)
-    for img in engine.images.list(name=f"dokku/{name}-notebook"):
-        engine.images.remove(img.id, force=True)
+    for repo in (f"dokku/{name}-notebook", f"dokku/{name}"):
+        for img in engine.images.list(name=repo):
+            engine.images.remove(img.id, force=True)
     for img in engine.images.list(filters={"label": f"com.dokku.app-name={name}"}):
         engine.images.remove(img.id, force=True)
     for net in engine.networks.list(names=[f"{name}-network"]):
