@@ -140,3 +140,13 @@ def test_notebook_image_has_lab_settings(engine, built, rendered):
     assert json.loads(data) == json.loads(rendered["images/overrides.json"])
     settings = json.loads(data)
     assert settings["@jupyterlab/notebook-extension:tracker"]["kernelShutdown"] is True
+
+
+def test_notebook_image_starts_without_the_slow_grammar(engine, built):
+    """rfc3987-syntax (a lark grammar compiled at import, ~0.7 CPU-s per server start) is
+    gone, and the server stack that imported it through jsonschema still imports."""
+    script = (
+        "python3 -c 'import importlib.util as u, jupyter_server.serverapp, jupyter_events; "
+        "print(u.find_spec(\"rfc3987_syntax\") is None)'"
+    )
+    assert run(engine, built["notebook"], script).strip().splitlines()[-1] == "True"
