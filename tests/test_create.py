@@ -13,9 +13,10 @@ import secrets
 import tarfile
 
 import pytest
+from support.clirun import run
 from test_create_recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import cli, create, datadirs, dokku_cli, properties, state
+from dokku_jupyterhub import create, datadirs, dokku_cli, properties, state
 from dokku_jupyterhub.hub.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.paths import data_root, storage_root
 
@@ -28,11 +29,6 @@ def fake(dokku_env, monkeypatch, engine):
     return f
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    got = capsys.readouterr()
-    return int(exc.value.code or 0), got.out, got.err
 
 
 FULL = ("jupyterhub:create", "hub", "--domain", "hub.example.edu", "--admin", "alice",

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.clirun import run
 from test_create_recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import cli, dokku_cli, properties
+from dokku_jupyterhub import dokku_cli, properties
 from dokku_jupyterhub.cmds import report
 from dokku_jupyterhub.paths import data_root
 from dokku_jupyterhub.triggers import report as report_trigger
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    got = capsys.readouterr()
-    return int(exc.value.code or 0), got.out, got.err
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import docker
 import pytest
+from support.clirun import run
 from test_create_recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import cli, docker_api, dokku_cli, policy_store, properties, validate
+from dokku_jupyterhub import docker_api, dokku_cli, policy_store, properties, validate
 from dokku_jupyterhub.cmds import lifecycle
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import lib_root, properties_dir
@@ -21,11 +22,6 @@ def fake(dokku_env, monkeypatch, engine):
     return f
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    got = capsys.readouterr()
-    return int(exc.value.code or 0), got.out, got.err
 
 
 def files_under(root) -> list[str]:

@@ -20,13 +20,6 @@ teardown_file() {
   standin_teardown_file
 }
 
-run_split() {
-  local errfile="$BATS_TEST_TMPDIR/stderr"
-  status=0
-  out="$("$@" 2>"$errfile")" || status=$?
-  err="$(cat "$errfile")"
-}
-
 @test "auth:set azuread stores the options with dokku config and never prints the secret" {
   standin_reset_calls
   run_split bash -c "printf '%s\n' '$SECRET' | dokku jupyterhub:auth:set hub azuread \

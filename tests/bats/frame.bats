@@ -54,9 +54,9 @@ EOF
   chmod 0755 "$STANDIN_ROOT/fake-python"
 }
 
-# run_split CMD...: `run` with stderr apart in $stderr. (bats 1.8's --separate-stderr trims the
+# run_capture CMD...: `run` with stderr apart in $stderr. (bats 1.8's --separate-stderr trims the
 # leading spaces of ` !     ` lines, which these tests compare exactly.)
-run_split() {
+run_capture() {
   local errfile
   errfile="$(mktemp "$BATS_TEST_TMPDIR/stderr.XXXXXX")"
   run _stderr_to "$errfile" "$@"
@@ -108,28 +108,28 @@ venv_fingerprint() {
 
 @test "the install trigger run again by another plugin's install prints nothing and keeps the venv" {
   before="$(venv_fingerprint)"
-  run_split dokku plugin:install
+  run_capture dokku plugin:install
   show
   [ "$status" -eq 0 ]
   # Only Dokku's own line: the plugin's install trigger said nothing.
   [ "$output" = "-----> Priming bash-completion cache" ]
   [ -z "$stderr" ]
   [ "$(venv_fingerprint)" = "$before" ]
-  run_split dokku plugin:update jupyterhub
+  run_capture dokku plugin:update jupyterhub
   show
   [ "$status" -eq 0 ]
   [ "$(venv_fingerprint)" = "$before" ]
 }
 
 @test "installing the same URL again fails the way Dokku does" {
-  run_split dokku plugin:install "file://$(standin_checkout)"
+  run_capture dokku plugin:install "file://$(standin_checkout)"
   show
   [ "$status" -eq 1 ]
   [ "${stderr_lines[-1]}" = " !     Plugin already enabled" ]
 }
 
 @test "commands help prints exactly one line" {
-  run_split "$PLUGIN_DIR/commands" help
+  run_capture "$PLUGIN_DIR/commands" help
   show
   [ "$status" -eq 0 ]
   [ "$output" = "    jupyterhub, $DESCRIPTION" ]
@@ -137,7 +137,7 @@ venv_fingerprint() {
 }
 
 @test "dokku help shows the plugin once among the others" {
-  run_split dokku help
+  run_capture dokku help
   show
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]
@@ -145,7 +145,7 @@ venv_fingerprint() {
   grep -Eqx "    jupyterhub +$DESCRIPTION" <<<"$output"
   grep -Eqx "    apps +Manage apps" <<<"$output"
   # With a terminal Dokku adds its header; the community section holds the plugin.
-  DOKKU_FORCE_TTY=true run_split dokku help
+  DOKKU_FORCE_TTY=true run_capture dokku help
   show
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "Usage: dokku [--quiet|--trace|--force] COMMAND <app> [command-specific-options]" ]
@@ -153,7 +153,7 @@ venv_fingerprint() {
 }
 
 @test "dokku help --all lists every command with its arguments" {
-  run_split dokku help --all
+  run_capture dokku help --all
   show
   [ "$status" -eq 0 ]
   while IFS= read -r line; do
@@ -174,7 +174,7 @@ venv_fingerprint() {
 @test "dokku jupyterhub:help lists the commands aligned as Dokku's plugins do" {
   expected="$(printf 'Usage: dokku jupyterhub[:COMMAND]\n\n%s\n\nAdditional commands:\n' "$DESCRIPTION"
     LC_ALL=C sort "$HELP_FILE" | column -c2 -t -s,)"
-  run_split dokku jupyterhub:help
+  run_capture dokku jupyterhub:help
   show
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]
@@ -184,7 +184,7 @@ venv_fingerprint() {
   [ "${lines[0]}" = "Usage: dokku apps[:COMMAND]" ]
   [ "${lines[2]}" = "Additional commands:" ]
   # Bare `dokku jupyterhub` (subcommands/default) prints the same.
-  run_split dokku jupyterhub
+  run_capture dokku jupyterhub
   show
   [ "$status" -eq 0 ]
   [ "$output" = "$expected" ]
@@ -202,7 +202,7 @@ venv_fingerprint() {
 }
 
 @test "dokku jupyterhub:nope fails exactly as Dokku does" {
-  run_split dokku jupyterhub:nope
+  run_capture dokku jupyterhub:nope
   show
   [ "$status" -eq 1 ]
   [ -z "$output" ]
@@ -211,7 +211,7 @@ venv_fingerprint() {
 }
 
 @test "dokku nope fails exactly as Dokku does" {
-  run_split dokku nope a b
+  run_capture dokku nope a b
   show
   [ "$status" -eq 1 ]
   [ -z "$output" ]
@@ -220,17 +220,17 @@ venv_fingerprint() {
 }
 
 @test "--quiet: help stays complete, Dokku's own header goes" {
-  run_split dokku jupyterhub:help
+  run_capture dokku jupyterhub:help
   full="$output"
-  run_split dokku --quiet jupyterhub:help
+  run_capture dokku --quiet jupyterhub:help
   show
   [ "$status" -eq 0 ]
   [ "$output" = "$full" ]
-  run_split dokku jupyterhub:help --quiet
+  run_capture dokku jupyterhub:help --quiet
   show
   [ "$status" -eq 0 ]
   [ "$output" = "$full" ]
-  DOKKU_FORCE_TTY=true run_split dokku --quiet help
+  DOKKU_FORCE_TTY=true run_capture dokku --quiet help
   show
   [ "$status" -eq 0 ]
   [[ "$output" != *"Usage: dokku"* ]]
@@ -238,11 +238,11 @@ venv_fingerprint() {
 }
 
 @test "--trace: the plugin's shell traces, output unchanged" {
-  run_split dokku jupyterhub:help
+  run_capture dokku jupyterhub:help
   full="$output"
   for argv in "--trace jupyterhub:help" "jupyterhub:help --trace"; do
     # shellcheck disable=SC2086
-    run_split dokku $argv
+    run_capture dokku $argv
     [ "$status" -eq 0 ]
     [ "$output" = "$full" ]
     grep -qx -- "+ column -c2 -t -s," <<<"$stderr"
@@ -277,12 +277,12 @@ venv_fingerprint() {
 
 @test "the Python entry point: one line without --trace, a traceback with it" {
   # subcommands/default is the shim every subcommand links to; an unknown name reaches Python.
-  run_split standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
+  run_capture standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
     "$PLUGIN_DIR/subcommands/default" jupyterhub:zzz
   show
   [ "$status" -eq 1 ]
   [ "$stderr" = ' !     `jupyterhub:zzz` is not a dokku command.' ]
-  run_split standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
+  run_capture standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
     "$PLUGIN_DIR/subcommands/default" jupyterhub:zzz --trace
   show
   [ "$status" -eq 1 ]
@@ -297,7 +297,7 @@ venv_fingerprint() {
   cp "$work/click/__init__.py" "$work/dokku_jupyterhub/__init__.py"
   chmod -R a+rX "$work"
   cd "$work"
-  run_split standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
+  run_capture standin_as_dokku env DOKKU_LIB_ROOT="$STANDIN_LIB_ROOT" \
     "$PLUGIN_DIR/subcommands/default" jupyterhub:zzz
   show
   [ "$status" -eq 1 ]
@@ -307,7 +307,7 @@ venv_fingerprint() {
 @test "install refuses a python without venv in one clear line and keeps the old venv" {
   before="$(venv_fingerprint)"
   make_fake_python 3.11.2 no
-  DOKKU_JUPYTERHUB_PYTHON="$STANDIN_ROOT/fake-python" run_split dokku plugin:install
+  DOKKU_JUPYTERHUB_PYTHON="$STANDIN_ROOT/fake-python" run_capture dokku plugin:install
   show
   [ "$status" -eq 1 ]
   [ "$stderr" = " !     python3-venv is missing: apt-get install -y python3-venv (or: dokku plugin:install-dependencies)" ]
@@ -317,7 +317,7 @@ venv_fingerprint() {
 @test "install refuses a too old python in one clear line" {
   before="$(venv_fingerprint)"
   make_fake_python 3.8.10 yes
-  DOKKU_JUPYTERHUB_PYTHON="$STANDIN_ROOT/fake-python" run_split dokku plugin:install
+  DOKKU_JUPYTERHUB_PYTHON="$STANDIN_ROOT/fake-python" run_capture dokku plugin:install
   show
   [ "$status" -eq 1 ]
   [ "$stderr" = " !     Python 3.10 or newer is needed, found Python 3.8.10: install a newer python3" ]
@@ -326,7 +326,7 @@ venv_fingerprint() {
 
 @test "dependencies has nothing to do when python3-venv is present" {
   # tests/run-all installs both, so the trigger must find nothing to do.
-  run_split dokku plugin:install-dependencies
+  run_capture dokku plugin:install-dependencies
   show
   [ "$status" -eq 0 ]
   [ -z "$output" ]
@@ -337,12 +337,12 @@ venv_fingerprint() {
   mkdir -p "$STANDIN_LIB_ROOT/config/jupyterhub/hub"
   printf true >"$STANDIN_LIB_ROOT/config/jupyterhub/hub/hub-app"
   standin_enable_plugin postgres
-  run_split dokku plugin:uninstall postgres
+  run_capture dokku plugin:uninstall postgres
   show
   [ "$status" -eq 0 ]
   [ -d "$VENV" ]
   [[ "$output" != *jupyterhub* ]]
-  run_split dokku plugin:uninstall jupyterhub
+  run_capture dokku plugin:uninstall jupyterhub
   show
   [ "$status" -eq 0 ]
   grep -qx -- "-----> Removed the jupyterhub plugin's Python environment; hub apps and their data are kept" <<<"$output"

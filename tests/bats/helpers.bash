@@ -86,3 +86,12 @@ standin_as_dokku() {
     "$@"
   fi
 }
+
+# run_split CMD...: stdout in $out, stderr in $err, exit code in $status (bats' own
+# --separate-stderr trims the leading space of Dokku's " !     " prefix).
+run_split() {
+  local errfile="$BATS_TEST_TMPDIR/stderr"
+  status=0
+  out="$("$@" 2>"$errfile")" || status=$?
+  err="$(cat "$errfile")"
+}

@@ -24,14 +24,6 @@ teardown_file() {
   standin_teardown_file
 }
 
-# run_split CMD...: stdout in $out, stderr in $err, exit code in $status.
-run_split() {
-  local errfile="$BATS_TEST_TMPDIR/stderr"
-  status=0
-  out="$("$@" 2>"$errfile")" || status=$?
-  err="$(cat "$errfile")"
-}
-
 # The state-changing calls the plugin made (the stand-in's own nested calls left out).
 changes() {
   standin_calls | python3 -c '

@@ -25,15 +25,6 @@ teardown_file() {
   standin_teardown_file
 }
 
-# run_split CMD...: stdout in $out, stderr in $err (bats' own --separate-stderr trims the
-# leading space of Dokku's " !     " prefix), exit code in $status.
-run_split() {
-  local errfile="$BATS_TEST_TMPDIR/stderr"
-  status=0
-  out="$("$@" 2>"$errfile")" || status=$?
-  err="$(cat "$errfile")"
-}
-
 fingerprint() {
   echo "$(sha256sum "$POLICY" | cut -d' ' -f1) $(stat -c %Y.%y "$POLICY")"
 }
