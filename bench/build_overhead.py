@@ -47,7 +47,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     from support.baseimages import ensure_bookworm
 
-    from dokku_jupyterhub.build import engine, fingerprint, plan, records
+    from dokku_jupyterhub.notebook_build import engine, fingerprint, plan, records
 
     client = docker.from_env(timeout=600)
     base = ensure_bookworm(client)

@@ -123,7 +123,7 @@ def main() -> None:
             first = subprocess.run(post_deploy, env=env, capture_output=True, text=True)
             if "built in" not in first.stdout:
                 sys.exit(f"first build failed:\n{first.stdout}{first.stderr}")
-            cli_tag = f"dokku/{app}-seedway:latest"
+            cli_tag = f"dokku/{app}-oldway:latest"
             cli_build = [DOCKER_CLI, "build", "-q", "-t", cli_tag, str(images)]
             cli_env = {**os.environ, "DOCKER_BUILDKIT": "0"}
             subprocess.run(cli_build, env=cli_env, check=True, capture_output=True)  # warm
@@ -135,13 +135,13 @@ def main() -> None:
                     sys.exit(f"expected no build:\n{done.stdout}{done.stderr}")
 
             ours = timed(plugin, runs)
-            seed = timed(lambda: subprocess.run(cli_build, env=cli_env, check=True,
+            old_way = timed(lambda: subprocess.run(cli_build, env=cli_env, check=True,
                                                 capture_output=True), runs)
             print("post-deploy of a hub app, images/ unchanged (goal: <= 1 s)")
             print(summary("post-deploy (read images/, hash, compare: no build)", ours))
-            print(summary("docker build, fully cached (the seed's way)", seed))
+            print(summary("docker build, fully cached (the old setup's way)", old_way))
         finally:
-            subprocess.run([DOCKER_CLI, "rmi", "-f", f"dokku/{app}-seedway:latest"],
+            subprocess.run([DOCKER_CLI, "rmi", "-f", f"dokku/{app}-oldway:latest"],
                            capture_output=True)
             remove_app_images(client, app)
 

@@ -35,7 +35,7 @@ import docker  # noqa: E402
 from bed import Browser, User, make_bed, wait_for  # noqa: E402
 from support import baseimages  # noqa: E402
 
-from dokku_jupyterhub import hubapp  # noqa: E402
+from dokku_jupyterhub import hub_source  # noqa: E402
 
 
 def p95(values: list[float]) -> float:
@@ -97,7 +97,7 @@ def main() -> int:
     driver = cli.info().get("Driver")
     t0 = time.monotonic()
     bases = baseimages.ensure_for_rendered(
-        cli, hubapp.render_files(hubapp.HubParams(app="bench")))
+        cli, hub_source.render_files(hub_source.HubParams(app="bench")))
     print(f"base images ready in {time.monotonic() - t0:.1f} s")
     t0 = time.monotonic()
     bed = make_bed(cli, postgres=True, azure=True, bases=bases,

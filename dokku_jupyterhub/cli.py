@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import click
 
 from dokku_jupyterhub import PLUGIN_NAME
+from dokku_jupyterhub.hub_runtime.policy import PolicyError
 from dokku_jupyterhub.output import DokkuError, warn
 
 
@@ -92,6 +93,13 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         warn(exc.message)
         sys.exit(exc.exit_code)
+    except PolicyError as exc:
+        # Bad names, limits or policy changes, from the pure policy code: the one place
+        # they become Dokku's one-line error.
+        if trace:
+            traceback.print_exc()
+        warn(str(exc))
+        sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

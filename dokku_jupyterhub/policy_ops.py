@@ -1,6 +1,6 @@
 """Pure changes to a policy document, one function per command.
 
-Each operation takes a policy document and returns an `Outcome`: a NEW document (the input is
+Each operation takes a policy document and returns a `PolicyChange`: a NEW document (the input is
 never mutated) and the lines to tell the user, split into what was done and what was already
 so. Bad input raises `policy.PolicyError` before anything is computed, so a command that
 validates through these functions changes nothing on error. Validation of the whole document
@@ -8,7 +8,7 @@ validates through these functions changes nothing on error. Validation of the wh
 
 Names are normalised the way the hub will see them: JupyterHub lowercases usernames by
 default (`Authenticator.normalize_username`), so `Alice` is stored as `alice` and the command
-says so; with Azure AD the hub applies the seed's rule (`hub.names.azure_username`) to the
+says so; with Azure AD the hub applies the old setup's rule (`hub.names.azure_username`) to the
 principal, so an address typed as `Alice.Smith@school.org` is stored as the hub username
 `alice-smith--school-org`. Anything still unsafe afterwards (`/`, `..`, a leading `.`,
 whitespace, control characters) is refused, never rewritten into something else.
@@ -21,15 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dokku_jupyterhub.hub import policy
-from dokku_jupyterhub.hub.names import azure_username, is_safe_name
-from dokku_jupyterhub.hub.policy import PolicyError
+from dokku_jupyterhub.hub_runtime import policy
+from dokku_jupyterhub.hub_runtime.contract import DEFAULT_MEMORY
+from dokku_jupyterhub.hub_runtime.names import azure_username, is_safe_name
+from dokku_jupyterhub.hub_runtime.policy import PolicyError
 
 _NAME_RULE = "use letters, digits and . _ @ + - starting with a letter or digit (at most 64)"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PolicyChange:
     doc: dict[str, Any]
     done: tuple[str, ...] = ()  # what changed, one line each
     unchanged: tuple[str, ...] = ()  # what was already so
@@ -73,8 +74,8 @@ class _Log:
     done: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
 
-    def outcome(self, doc: dict[str, Any]) -> Outcome:
-        return Outcome(doc, tuple(self.done), tuple(self.unchanged))
+    def change(self, doc: dict[str, Any]) -> PolicyChange:
+        return PolicyChange(doc, tuple(self.done), tuple(self.unchanged))
 
 
 # ---- names ------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def parse_target(typed: str | None, default: bool, provider: str | None = None) 
 # ---- admins and allowed users -----------------------------------------------------------
 
 
-def _add_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -> Outcome:
+def _add_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -> PolicyChange:
     new, log = copy.deepcopy(doc), _Log()
     have = set(new.get(key, []))
     for n in names:
@@ -137,10 +138,10 @@ def _add_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -> O
             have.add(n.name)
             log.done.append(f"Added {n.name} as {what}")
     new[key] = sorted(have)
-    return log.outcome(new)
+    return log.change(new)
 
 
-def _remove_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -> Outcome:
+def _remove_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -> PolicyChange:
     new, log = copy.deepcopy(doc), _Log()
     have = set(new.get(key, []))
     for n in names:
@@ -150,23 +151,38 @@ def _remove_names(doc: dict[str, Any], key: str, names: list[Name], what: str) -
         else:
             log.unchanged.append(f"{n.name} is not {what}")
     new[key] = sorted(have)
-    return log.outcome(new)
+    return log.change(new)
 
 
-def add_admins(doc: dict[str, Any], names: list[Name]) -> Outcome:
+def add_admins(doc: dict[str, Any], names: list[Name]) -> PolicyChange:
     return _add_names(doc, "admins", names, "an admin")
 
 
-def remove_admins(doc: dict[str, Any], names: list[Name]) -> Outcome:
+def remove_admins(doc: dict[str, Any], names: list[Name]) -> PolicyChange:
     return _remove_names(doc, "admins", names, "an admin")
 
 
-def add_users(doc: dict[str, Any], names: list[Name]) -> Outcome:
+def add_users(doc: dict[str, Any], names: list[Name]) -> PolicyChange:
     return _add_names(doc, "users", names, "an allowed user")
 
 
-def remove_users(doc: dict[str, Any], names: list[Name]) -> Outcome:
+def remove_users(doc: dict[str, Any], names: list[Name]) -> PolicyChange:
     return _remove_names(doc, "users", names, "an allowed user")
+
+
+def initial_policy(
+    doc: dict[str, Any], admins: Iterable[str], memory: str | None = None,
+    host_memory: int | None = None,
+) -> PolicyChange:
+    """What `create` writes: its admins (already hub usernames) added, and the default
+    memory set when given."""
+    names = [Name(a, a) for a in admins]
+    change = add_admins(doc, names) if names else PolicyChange(copy.deepcopy(doc))
+    if memory:
+        limit = set_limits(change.doc, Target("default"), memory=memory, host_memory=host_memory)
+        change = PolicyChange(limit.doc, change.done + limit.done,
+                              change.unchanged + limit.unchanged)
+    return change
 
 
 # ---- groups -----------------------------------------------------------------------------
@@ -180,7 +196,7 @@ def require_group(doc: dict[str, Any], group: str) -> dict[str, Any]:
     return groups[group]
 
 
-def create_group(doc: dict[str, Any], group: Name, mode: str | None = None) -> Outcome:
+def create_group(doc: dict[str, Any], group: Name, mode: str | None = None) -> PolicyChange:
     """New group (members read-only unless `mode` says rw); an existing one keeps its members
     and only takes a mode that is given explicitly."""
     if mode is not None and mode not in policy.MODES:
@@ -201,20 +217,20 @@ def create_group(doc: dict[str, Any], group: Name, mode: str | None = None) -> O
             f"{spec.get('members_mode', 'ro')} to {mode}"
         )
         spec["members_mode"] = mode
-    return log.outcome(new)
+    return log.change(new)
 
 
-def destroy_group(doc: dict[str, Any], group: Name) -> Outcome:
+def destroy_group(doc: dict[str, Any], group: Name) -> PolicyChange:
     require_group(doc, group.name)
     new, log = copy.deepcopy(doc), _Log()
     members = new["groups"].pop(group.name).get("members", [])
     log.done.append(f"Destroyed group {group.name} ({len(members)} member(s) removed from it)")
     if new.get("limits", {}).get("groups", {}).pop(group.name, None) is not None:
         log.done.append(f"Removed the limits of @{group.name}")
-    return log.outcome(new)
+    return log.change(new)
 
 
-def add_members(doc: dict[str, Any], group: Name, names: list[Name]) -> Outcome:
+def add_members(doc: dict[str, Any], group: Name, names: list[Name]) -> PolicyChange:
     require_group(doc, group.name)
     new, log = copy.deepcopy(doc), _Log()
     spec = new["groups"][group.name]
@@ -226,10 +242,10 @@ def add_members(doc: dict[str, Any], group: Name, names: list[Name]) -> Outcome:
             have.add(n.name)
             log.done.append(f"Added {n.name} to group {group.name}")
     spec["members"] = sorted(have)
-    return log.outcome(new)
+    return log.change(new)
 
 
-def remove_members(doc: dict[str, Any], group: Name, names: list[Name]) -> Outcome:
+def remove_members(doc: dict[str, Any], group: Name, names: list[Name]) -> PolicyChange:
     require_group(doc, group.name)
     new, log = copy.deepcopy(doc), _Log()
     spec = new["groups"][group.name]
@@ -241,7 +257,7 @@ def remove_members(doc: dict[str, Any], group: Name, names: list[Name]) -> Outco
         else:
             log.unchanged.append(f"{n.name} is not a member of {group.name}")
     spec["members"] = sorted(have)
-    return log.outcome(new)
+    return log.change(new)
 
 
 # ---- limits -----------------------------------------------------------------------------
@@ -253,6 +269,20 @@ def _limit_slot(limits: dict[str, Any], target: Target) -> tuple[dict[str, Any],
     return limits.setdefault(f"{target.kind}s", {}), str(target.name)
 
 
+def check_limit_values(
+    memory: str | None,
+    cpu: str | float | None,
+    host_memory: int | None = None,
+    host_cpus: int | None = None,
+) -> tuple[str | None, float | None]:
+    """The memory and cpu to set, checked (at least one given, within the host's size)."""
+    if memory is None and cpu is None:
+        raise PolicyError("give --memory and/or --cpu")
+    mem = policy.check_memory(memory, host_memory) if memory is not None else None
+    cores = policy.check_cpu(cpu, host_cpus) if cpu is not None else None
+    return mem, cores
+
+
 def set_limits(
     doc: dict[str, Any],
     target: Target,
@@ -260,12 +290,9 @@ def set_limits(
     cpu: str | float | None = None,
     host_memory: int | None = None,
     host_cpus: int | None = None,
-) -> Outcome:
+) -> PolicyChange:
     """Set memory and/or cpu for `target`; values checked against the host's size."""
-    if memory is None and cpu is None:
-        raise PolicyError("give --memory and/or --cpu")
-    mem = policy.check_memory(memory, host_memory) if memory is not None else None
-    cores = policy.check_cpu(cpu, host_cpus) if cpu is not None else None
+    mem, cores = check_limit_values(memory, cpu, host_memory, host_cpus)
     if target.kind == "group":
         require_group(doc, str(target.name))
     new, log = copy.deepcopy(doc), _Log()
@@ -281,12 +308,12 @@ def set_limits(
             entry[field_name] = value
             log.done.append(f"Set {field_name} of {target.label()} to {shown}")
     slots[key] = entry
-    return log.outcome(new)
+    return log.change(new)
 
 
 def unset_limits(
     doc: dict[str, Any], target: Target, memory: bool = False, cpu: bool = False
-) -> Outcome:
+) -> PolicyChange:
     """Remove memory and/or cpu of `target` (both when neither is named)."""
     both = not memory and not cpu
     if both:
@@ -305,16 +332,16 @@ def unset_limits(
         if not wanted:
             continue
         if target.kind == "default" and field_name == "memory":
-            # The default memory always exists: unsetting it restores the seed's 350m, so
+            # The default memory always exists: unsetting it restores DEFAULT_MEMORY, so
             # the "largest wins" rule keeps a floor.
-            if entry.get("memory") == policy.DEFAULT_MEMORY:
+            if entry.get("memory") == DEFAULT_MEMORY:
                 if not both:
                     log.unchanged.append(
-                        f"Memory of the default is already {policy.DEFAULT_MEMORY}"
+                        f"Memory of the default is already {DEFAULT_MEMORY}"
                     )
             else:
-                entry["memory"] = policy.DEFAULT_MEMORY
-                log.done.append(f"Reset memory of the default to {policy.DEFAULT_MEMORY}")
+                entry["memory"] = DEFAULT_MEMORY
+                log.done.append(f"Reset memory of the default to {DEFAULT_MEMORY}")
         elif field_name in entry:
             del entry[field_name]
             log.done.append(f"Unset {field_name} of {target.label()}")
@@ -326,7 +353,25 @@ def unset_limits(
         slots[key] = entry
     else:
         slots.pop(key, None)  # no empty entries left behind for users and groups
-    return log.outcome(new)
+    return log.change(new)
+
+
+def set_default_limit(
+    doc: dict[str, Any],
+    field_name: str,
+    value: str,
+    host_memory: int | None = None,
+    host_cpus: int | None = None,
+) -> PolicyChange:
+    """The default's `memory` or `cpu` set to `value`, or unset when it is empty, exactly as
+    `limits:set --default` and `limits:unset --default` do (`set memory-limit` and
+    `set cpu-limit` are the same change)."""
+    default = Target("default")
+    if not value:
+        return unset_limits(doc, default, memory=field_name == "memory", cpu=field_name == "cpu")
+    if field_name == "memory":
+        return set_limits(doc, default, memory=value, host_memory=host_memory)
+    return set_limits(doc, default, cpu=value, host_cpus=host_cpus)
 
 
 def _same(field_name: str, old: Any, new: Any) -> bool:

@@ -10,29 +10,24 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dokku_jupyterhub import properties
-from dokku_jupyterhub.hub import policy
+from dokku_jupyterhub.hub_runtime import policy
+from dokku_jupyterhub.hub_runtime.contract import POLICY_FILE
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import data_root
 
-FILENAME = "policy.json"
 LOCKNAME = ".policy.lock"
-HUB_APP_KEY = "hub-app"
-# Dokku's own rule for app names; anything else cannot be one of its apps.
-_APP_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 T = TypeVar("T")
 
 
 def policy_path(app: str) -> Path:
-    return data_root(app) / FILENAME
+    return data_root(app) / POLICY_FILE
 
 
 def host_memory() -> int:
@@ -41,18 +36,6 @@ def host_memory() -> int:
 
 def host_cpus() -> int:
     return os.cpu_count() or 1
-
-
-def require_hub_app(app: str) -> str:
-    """`app` when it is a hub app (has the `hub-app` property), else the Dokku-style error."""
-    if not _APP_RE.match(app or "") or properties.get(app, HUB_APP_KEY) is None:
-        raise DokkuError(f"{app} is not a jupyterhub app")
-    return app
-
-
-def auth_provider(app: str) -> str:
-    """How the hub names users (`azuread` applies the seed's username rule)."""
-    return properties.get(app, "auth-provider") or "none"
 
 
 def read(app: str) -> dict[str, Any]:
@@ -72,33 +55,25 @@ def read(app: str) -> dict[str, Any]:
         ) from None
 
 
-@contextmanager
-def update(app: str) -> Iterator[dict[str, Any]]:
-    """Yield the current policy for changing in place; validate and write it on success."""
-    with _locked(app) as path:
-        before = read(app)
-        doc = policy.copy_of(before)
-        yield doc
-        _write_if_changed(path, before, doc)
-
-
-def change(app: str, op: Callable[[dict[str, Any]], T]) -> T:
+def change(
+    app: str, op: Callable[[dict[str, Any]], T], before_write: Callable[[T], None] | None = None
+) -> T:
     """Apply `op` (a pure function returning an object with a `.doc`, such as
-    `policy_ops.Outcome`) to the current policy under the lock; write the new doc when it
-    differs. Returns what `op` returned. An exception from `op` writes nothing; a
-    PolicyError from it becomes the command's one-line error."""
-    with _locked(app) as path:
+    `policy_ops.PolicyChange`) to the current policy under the lock; write the new doc when
+    it differs. Returns what `op` returned. `before_write(result)` runs under the lock just
+    before the write (an effect the change depends on, such as a group's folder). An
+    exception from either (PolicyError for bad input) writes nothing."""
+    with _policy_lock(app) as path:
         before = read(app)
-        try:
-            result = op(policy.copy_of(before))
-        except policy.PolicyError as exc:
-            raise DokkuError(str(exc)) from None
+        result = op(policy.copy_of(before))
+        if before_write is not None:
+            before_write(result)
         _write_if_changed(path, before, result.doc)  # type: ignore[attr-defined]
         return result
 
 
 @contextmanager
-def _locked(app: str) -> Iterator[Path]:
+def _policy_lock(app: str) -> Iterator[Path]:
     path = policy_path(app)
     if not path.parent.is_dir():
         raise DokkuError(f"{app} has no data directory at {path.parent}: is it a hub app?")
@@ -115,11 +90,8 @@ def _locked(app: str) -> Iterator[Path]:
 
 
 def _write_if_changed(path: Path, before: dict[str, Any], doc: dict[str, Any]) -> None:
-    try:
-        checked = policy.validate(doc)
-        _check_new_limits(before, checked)
-    except policy.PolicyError as exc:
-        raise DokkuError(str(exc)) from None
+    checked = policy.validate(doc)
+    _check_new_limits(before, checked)
     if checked == before and path.exists():
         return
     if checked == policy.empty() and not path.exists():

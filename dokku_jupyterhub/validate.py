@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from dokku_jupyterhub.hub import names, policy
+from dokku_jupyterhub.hub_runtime import names, policy
 from dokku_jupyterhub.output import DokkuError
 
 # Dokku's own rule (plugins/common/common.go IsValidAppName).
@@ -130,7 +130,7 @@ def image(value: str, what: str = "image") -> str:
 
 def username(value: str, provider: str = "none") -> str:
     """The hub username for what was typed: JupyterHub lowercases usernames, and with Azure
-    AD the hub applies the seed's rule to the principal; anything unsafe is refused."""
+    AD the hub applies the old setup's rule to the principal; anything unsafe is refused."""
     typed = value.strip()
     name = names.azure_username(typed) if provider == "azuread" else typed.lower()
     if not names.is_safe_name(name):

@@ -1,6 +1,6 @@
 """`jupyterhub:export`: hand over the hub app's source, to keep it in a git repository.
 
-The files are exactly those the plugin deploys by default (`hubapp.render_files`), so a
+The files are exactly those the plugin deploys by default (`hub_source.render_files`), so a
 `git push` of an unchanged export changes nothing.
 """
 
@@ -12,19 +12,20 @@ from pathlib import Path
 
 import click
 
-from dokku_jupyterhub import hubapp, properties
+from dokku_jupyterhub import hub_source
+from dokku_jupyterhub.hub_apps import require_hub_app
 from dokku_jupyterhub.output import DokkuError, info1, verbose
 
 
 def _render(app: str) -> dict[str, bytes]:
     try:
-        return hubapp.render_files(hubapp.params_for(app))
+        return hub_source.render_files(hub_source.params_for(app))
     except ValueError as exc:
         raise DokkuError(f"cannot render the hub source of {app}: {exc}") from None
 
 
 def _write_tar(app: str, files: dict[str, bytes]) -> None:
-    data = hubapp.to_tar(files, top=app)
+    data = hub_source.to_tar(files, top=app)
     out = sys.stdout.buffer
     out.write(data)
     out.flush()
@@ -40,7 +41,7 @@ def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> No
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise DokkuError(f"{target} exists and is not a plain file: not overwriting it")
     try:
-        written = hubapp.write_dir(files, dest)
+        written = hub_source.write_dir(files, dest)
     except PermissionError as exc:
         raise DokkuError(
             f"cannot write {exc.filename}: permission denied (commands run as the dokku user)"
@@ -56,8 +57,7 @@ def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> No
 @click.option("--force", is_flag=True, help="Write into a non-empty directory.")
 def export(app: str, dir: str | None, force: bool) -> None:  # noqa: A002 - shown as DIR
     """Write the hub app's source to DIR or as a tar on stdout"""
-    if properties.get(app, "hub-app") is None:
-        raise DokkuError(f"{app} is not a jupyterhub app")
+    require_hub_app(app)
     if dir is None and sys.stdout.isatty():
         raise DokkuError(
             "give a directory, or redirect stdout to get a tar: "

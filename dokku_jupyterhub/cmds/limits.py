@@ -8,32 +8,13 @@ import json
 
 import click
 
-from dokku_jupyterhub import policy_ops, policy_store
-from dokku_jupyterhub.cmds.admins import format_option, hub_app, print_table, show
-from dokku_jupyterhub.hub import policy
-from dokku_jupyterhub.output import DokkuError, out
+from dokku_jupyterhub import policy_edit, policy_ops, policy_store
+from dokku_jupyterhub.hub_apps import require_hub_app
+from dokku_jupyterhub.hub_runtime.contract import DEFAULT_MEMORY
+from dokku_jupyterhub.listing import format_option, print_table
+from dokku_jupyterhub.output import out
 
 TARGET_USAGE = "<user>|@<group>|--default"
-
-
-def _target(app: str, target: str | None, default: bool) -> policy_ops.Target:
-    try:
-        return policy_ops.parse_target(target, default, policy_store.auth_provider(app))
-    except policy_ops.PolicyError as exc:
-        raise DokkuError(str(exc)) from None
-
-
-def _check_values(memory: str | None, cpu: str | None) -> None:
-    """Refuse bad sizes before the lock is taken (the op checks again under it)."""
-    try:
-        if memory is None and cpu is None:
-            raise policy_ops.PolicyError("give --memory and/or --cpu")
-        if memory is not None:
-            policy.check_memory(memory, policy_store.host_memory())
-        if cpu is not None:
-            policy.check_cpu(cpu, policy_store.host_cpus())
-    except policy_ops.PolicyError as exc:
-        raise DokkuError(str(exc)) from None
 
 
 @click.command("limits:set")
@@ -45,12 +26,12 @@ def _check_values(memory: str | None, cpu: str | None) -> None:
 def limits_set(app: str, target: str | None, default: bool, memory: str | None,
                cpu: str | None) -> None:
     """Set the memory and CPU of a user or @group or the default"""
-    hub_app(app)
-    t = _target(app, target, default)
-    _check_values(memory, cpu)
-    outcome = policy_store.change(app, lambda doc: policy_ops.set_limits(
+    t = policy_edit.target(require_hub_app(app), target, default)
+    # Bad values are refused before the policy is read, as the op would refuse them.
+    policy_ops.check_limit_values(memory, cpu, policy_store.host_memory(),
+                                  policy_store.host_cpus())
+    policy_edit.apply(app, lambda doc: policy_ops.set_limits(
         doc, t, memory, cpu, policy_store.host_memory(), policy_store.host_cpus()))
-    show(outcome)
 
 
 limits_set.dokku_usage = f"<app> {TARGET_USAGE} [--memory SIZE] [--cpu CORES]"  # type: ignore[attr-defined]
@@ -64,10 +45,8 @@ limits_set.dokku_usage = f"<app> {TARGET_USAGE} [--memory SIZE] [--cpu CORES]"  
 @click.option("--cpu", is_flag=True, help="Unset CPU only")
 def limits_unset(app: str, target: str | None, default: bool, memory: bool, cpu: bool) -> None:
     """Remove memory and/or CPU limits (both unless one is named)"""
-    hub_app(app)
-    t = _target(app, target, default)
-    outcome = policy_store.change(app, lambda doc: policy_ops.unset_limits(doc, t, memory, cpu))
-    show(outcome)
+    t = policy_edit.target(require_hub_app(app), target, default)
+    policy_edit.apply(app, lambda doc: policy_ops.unset_limits(doc, t, memory, cpu))
 
 
 limits_unset.dokku_usage = f"<app> {TARGET_USAGE} [--memory] [--cpu]"  # type: ignore[attr-defined]
@@ -78,10 +57,10 @@ limits_unset.dokku_usage = f"<app> {TARGET_USAGE} [--memory] [--cpu]"  # type: i
 @format_option
 def limits_list(app: str, fmt: str) -> None:
     """List memory and CPU limits (the largest applicable wins)"""
-    doc = policy_store.read(hub_app(app))
+    doc = policy_store.read(require_hub_app(app))
     limits = doc.get("limits", {})
     default = dict(limits.get("default", {}))
-    default.setdefault("memory", policy.DEFAULT_MEMORY)
+    default.setdefault("memory", DEFAULT_MEMORY)
     if fmt == "json":
         out(json.dumps({"default": default, "groups": limits.get("groups", {}),
                         "users": limits.get("users", {})}, indent=2, sort_keys=True))

@@ -6,12 +6,10 @@ import sys
 
 import click
 
-from dokku_jupyterhub import properties
-from dokku_jupyterhub.build import pipeline
-from dokku_jupyterhub.build.plan import Action
+from dokku_jupyterhub.hub_apps import require_hub_app
+from dokku_jupyterhub.notebook_build import pipeline
+from dokku_jupyterhub.notebook_build.plan import Action
 from dokku_jupyterhub.output import DokkuError
-
-HUB_MARKER = "hub-app"
 
 
 @click.command("rebuild-image")
@@ -26,13 +24,7 @@ def rebuild_image(app: str, nocache: bool, force: bool) -> None:
     a failed build, no images/Dockerfile, or notebook-image pinned. The image in service is
     kept until a new one succeeds.
     """
-    try:
-        is_hub = properties.get(app, HUB_MARKER) is not None
-    except ValueError:
-        is_hub = False
-    if not is_hub:
-        raise DokkuError(f"{app} is not a jupyterhub app (create one with: "
-                         f"dokku jupyterhub:create {app})")
+    require_hub_app(app, f" (create one with: dokku jupyterhub:create {app})")
     try:
         outcome = pipeline.ensure_notebook_image(app, force=force or nocache, nocache=nocache)
     except pipeline.BuildFailed as exc:

@@ -9,32 +9,33 @@ records NEW as linked to OLD's database. Each is fixed here, idempotently; the r
 
 from __future__ import annotations
 
-from dokku_jupyterhub import dokku_cli, properties, state
+from dokku_jupyterhub import dokku_cli, dokku_state, properties, rename_clone
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.hub_runtime.contract import Env, network_name
 from dokku_jupyterhub.output import verbose
 from dokku_jupyterhub.paths import data_root
-from dokku_jupyterhub.triggers import appcopy
 
 
 def originals_services(old: str) -> list[str]:
     """The services dokku-postgres may have linked the clone to: the one create made for the
     original, and the one its DATABASE_URL points at."""
     found = [properties.get(old, "postgres-service"),
-             state.service_of_url(state.config(old).get("DATABASE_URL"))]
+             dokku_state.service_of_url(dokku_state.config(old).get(Env.DATABASE_URL))]
     return list(dict.fromkeys(s for s in found if s))
 
 
 def main(argv: list[str]) -> int:
     new = argv[1]
-    if properties.get(new, "hub-app") is None:
+    if not is_hub_app(new):
         return 0
-    appcopy.fix_data_mount(new, str(data_root(new)))
-    appcopy.fix_network(new, state.network_name(new))
-    if state.plugin_enabled("postgres"):
+    rename_clone.fix_data_mount(new, str(data_root(new)))
+    rename_clone.fix_network(new, network_name(new))
+    if dokku_state.plugin_enabled("postgres"):
         for service in originals_services(argv[0]):
-            if state.postgres_exists(service) and new in state.postgres_links(service):
+            if dokku_state.postgres_exists(service) and new in dokku_state.postgres_links(service):
                 dokku_cli.run("postgres:unlink", service, new, "--no-restart")
                 verbose(f"{new} no longer uses {service} (the original's database)")
-    if "DATABASE_URL" in state.config(new):
-        dokku_cli.run("config:unset", "--no-restart", new, "DATABASE_URL")
+    if Env.DATABASE_URL in dokku_state.config(new):
+        dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
     verbose(f"give {new} its own Postgres and review it: dokku jupyterhub:create {new}")
     return 0

@@ -16,48 +16,47 @@ from __future__ import annotations
 
 import shutil
 
-from dokku_jupyterhub import create, datadirs, dokku_cli, policy_store, properties, state
+from dokku_jupyterhub import (
+    create_plan,
+    datadirs,
+    dokku_cli,
+    dokku_state,
+    policy_store,
+    properties,
+    rename_clone,
+)
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.hub_runtime.contract import BuildRecord, Env, network_name
 from dokku_jupyterhub.output import info1, verbose
 from dokku_jupyterhub.paths import data_root
-from dokku_jupyterhub.triggers import appcopy
 
-NOT_COPIED = (
-    "postgres-service",
-    "db-kind",
-    "domains",
-    "last-build-status",
-    "last-build-time",
-    "last-build-image-id",
-    "last-build-hash",
-    "last-build-error",
-    "last-build-revision",
-)
+NOT_COPIED = ("postgres-service", "db-kind", "domains", *BuildRecord.KEYS)
 
 
 def main(argv: list[str]) -> int:
     old, new = argv[0], argv[1]
-    if properties.get(old, "hub-app") is None:
+    if not is_hub_app(old):
         return 0
     info1(f"jupyterhub: setting up {new} as a separate hub (own data, secrets and database)")
     properties.clone(old, new)
     for key in NOT_COPIED:
         properties.delete(new, key)  # db-kind too: create decides the clone's database
 
-    appcopy.clear_for(new)
+    rename_clone.clear_for(new)
     datadirs.ensure(new)
     policy = policy_store.policy_path(old)
     if policy.exists():
         shutil.copyfile(policy, policy_store.policy_path(new))
 
-    candidates = create.Secrets.fresh()  # the same generator as create: the hub accepts it
+    candidates = create_plan.Secrets.fresh()  # the same generator as create: the hub accepts it
     fresh = {
         "HUB_ADMIN_PASSWORD": candidates.admin_password,
         "HUB_PLUGIN_API_TOKEN": candidates.api_token,
     }
-    appcopy.fix_config(new, properties.get(new, "notebook-image"), fresh)
-    if "DATABASE_URL" in state.config(new):
-        dokku_cli.run("config:unset", "--no-restart", new, "DATABASE_URL")
-    appcopy.fix_data_mount(new, str(data_root(new)))
-    appcopy.fix_network(new, state.network_name(new))
+    rename_clone.fix_config(new, properties.get(new, "notebook-image"), fresh)
+    if Env.DATABASE_URL in dokku_state.config(new):
+        dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
+    rename_clone.fix_data_mount(new, str(data_root(new)))
+    rename_clone.fix_network(new, network_name(new))
     verbose(f"{new} has its own data tree in {data_root(new)} and a new admin password")
     return 0

@@ -3,7 +3,7 @@ one rebuilt): the users' data follows the app.
 
 - the /data mount, the network (`NEW-network`) and the name-derived config (HUB_APP_NAME,
   HUB_IP, HUB_HOST_DATA_DIR, DOCKER_NETWORK_NAME, DOCKER_JUPYTER_IMAGE unless pinned) are
-  rewritten: NEW's first, then OLD's network and /data mount (see appcopy.py for why both);
+  rewritten: NEW's first, then OLD's network and /data mount (see rename_clone.py for why both);
 - the plugin properties move to NEW (before OLD's post-delete would drop them);
 - last, storage/OLD is renamed to storage/NEW, so `data_root(NEW)` holds the users' folders,
   the policy and the hub's database (a non-empty leftover storage/NEW is moved aside, never
@@ -22,55 +22,58 @@ network and the old notebook images stay for the admin to remove (printed).
 
 from __future__ import annotations
 
-from dokku_jupyterhub import create, dokku_cli, properties, state
+from dokku_jupyterhub import dokku_cli, dokku_state, properties, rename_clone
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, network_name
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 from dokku_jupyterhub.paths import data_root, storage_root
-from dokku_jupyterhub.triggers import appcopy
 
-DATA = create.DATA_MOUNT
+DATA = DATA_MOUNT
 
 
 def main(argv: list[str]) -> int:
     old, new = argv[0], argv[1]
-    if properties.get(old, "hub-app") is None:
+    if not is_hub_app(old):
         return 0
     info1(f"jupyterhub: moving {old}'s hub settings and users' data to {new}")
-    net = state.network_name(new)
+    net = network_name(new)
     # What OLD looks like now, to put back if anything below fails.
-    old_mounts = state.mounts(old)
-    old_attach = state.attach_post_create(old)
+    old_mounts = dokku_state.mounts(old)
+    old_attach = dokku_state.attach_post_create(old)
     try:
-        appcopy.fix_data_mount(new, str(data_root(new)))
-        appcopy.fix_network(new, net)
-        appcopy.fix_config(new, properties.get(old, "notebook-image"))
+        rename_clone.fix_data_mount(new, str(data_root(new)))
+        rename_clone.fix_network(new, net)
+        rename_clone.fix_config(new, properties.get(old, "notebook-image"))
         # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
-        appcopy.fix_network(old, net)
-        appcopy.fix_data_mount(old, str(data_root(new)))
+        rename_clone.fix_network(old, net)
+        rename_clone.fix_data_mount(old, str(data_root(new)))
         properties.rename(old, new)
-        appcopy.move_data(old, new)
+        rename_clone.move_data(old, new)
     except (DokkuError, OSError) as exc:
         why = exc.message if isinstance(exc, DokkuError) else str(exc)
-        if properties.get(new, "hub-app") is not None:
+        if is_hub_app(new):
             properties.rename(new, old)
         raise DokkuError(rollback(old, new, old_mounts, old_attach, why)) from None
-    verbose(f"running notebook servers stay on {state.network_name(old)}: users restart them")
-    verbose(f"then remove it: dokku network:destroy {state.network_name(old)}")
+    verbose(f"running notebook servers stay on {network_name(old)}: users restart them")
+    verbose(f"then remove it: dokku network:destroy {network_name(old)}")
     return 0
 
 
-def rollback(old: str, new: str, mounts: tuple[state.Mount, ...], attach: str, why: str) -> str:
+def rollback(
+    old: str, new: str, mounts: tuple[dokku_state.StorageMount, ...], attach: str, why: str
+) -> str:
     """Put OLD's /data mount and network back; return the one-line error for the admin. The
     data itself never moved (its rename is the last step), so it is where it was."""
     wanted = [m for m in mounts if m.container == DATA]
     try:
-        for m in state.mounts(old):
+        for m in dokku_state.mounts(old):
             if m.container == DATA and m not in wanted:
                 dokku_cli.run("storage:unmount", old, m.spec())
-        have = state.mounts(old)
+        have = dokku_state.mounts(old)
         for m in wanted:
             if m not in have:
                 dokku_cli.run("storage:mount", old, m.spec())
-        if state.attach_post_create(old) != attach:
+        if dokku_state.attach_post_create(old) != attach:
             dokku_cli.run("network:set", old, "attach-post-create", *([attach] if attach else []))
     except DokkuError as exc:
         warn(f"jupyterhub: could not restore {old}'s mount and network: {exc.message}")

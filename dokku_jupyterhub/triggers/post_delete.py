@@ -10,26 +10,28 @@ from __future__ import annotations
 import os
 import traceback
 
-from dokku_jupyterhub import docker_api, properties, state
-from dokku_jupyterhub.cmds.lifecycle import release
+from dokku_jupyterhub import docker_api, properties, teardown
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.hub_runtime.contract import network_name, notebook_repository
 from dokku_jupyterhub.output import DokkuError, verbose_quiet, warn
 from dokku_jupyterhub.paths import storage_root
 
 
 def main(argv: list[str]) -> int:
     app = argv[0]
-    if properties.get(app, "hub-app") is None:
+    if not is_hub_app(app):
         return 0
     properties.destroy(app)
-    net = state.network_name(app)
+    net = network_name(app)
     try:
-        release(docker_api.client(), app, net)
+        teardown.release(docker_api.client(), app, net)
     except Exception as exc:  # noqa: BLE001 - Docker's errors are not all DockerExceptions
         if os.environ.get("DOKKU_TRACE"):
             traceback.print_exc()
         why = exc.message if isinstance(exc, DokkuError) else docker_api.explain(exc)
-        warn(f"jupyterhub: {why}; {net}, notebook servers of {app} and dokku/{app}-notebook "
-             f"images may remain (see docker ps -a, docker network ls, docker images)")
+        warn(f"jupyterhub: {why}; {net}, notebook servers of {app} and "
+             f"{notebook_repository(app)} images may remain "
+             f"(see docker ps -a, docker network ls, docker images)")
     root = storage_root(app)
     if root.exists():
         verbose_quiet(f"jupyterhub: users' data of {app} kept in {root}")

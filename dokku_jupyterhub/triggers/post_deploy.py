@@ -12,11 +12,9 @@ import contextlib
 import os
 import traceback
 
-from dokku_jupyterhub import properties
-from dokku_jupyterhub.build import pipeline, records
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.notebook_build import pipeline, records
 from dokku_jupyterhub.output import warn
-
-HUB_MARKER = "hub-app"
 
 
 def main(argv: list[str]) -> int:
@@ -26,7 +24,7 @@ def main(argv: list[str]) -> int:
     app = argv[0]
     image_tag = argv[3] if len(argv) > 3 and argv[3] else "latest"
     try:
-        if properties.get(app, HUB_MARKER) is None:
+        if not is_hub_app(app):
             return 0
         pipeline.ensure_notebook_image(app, image_tag=image_tag)
     except pipeline.BuildFailed as exc:

@@ -3,14 +3,14 @@ chain: a problem is one warning line, then the other plugins' sections follow.""
 
 from __future__ import annotations
 
-from dokku_jupyterhub import properties
-from dokku_jupyterhub.cmds.report import print_report
+from dokku_jupyterhub.hub_apps import is_hub_app
+from dokku_jupyterhub.hub_report import print_report
 from dokku_jupyterhub.output import DokkuError, warn
 
 
 def main(argv: list[str]) -> int:
     app = argv[0] if argv else ""
-    if not app or properties.get(app, "hub-app") is None:
+    if not is_hub_app(app):
         return 0
     try:
         print_report(app)

@@ -16,7 +16,7 @@ setup_file() {
   export DATA="$STANDIN_LIB_ROOT/data/storage/hub/data"
   # The hub refuses shorter admin passwords: the one number both sides must agree on.
   PW_MIN="$(cd "$REPO_ROOT" && "$STANDIN_PYTHON" -c \
-    'from dokku_jupyterhub.hub.settings import ADMIN_PASSWORD_MIN_LENGTH as m; print(m)')"
+    'from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH as m; print(m)')"
   export PW_MIN
 }
 
@@ -248,7 +248,7 @@ for line in sys.stdin:
   mkdir -p "$STANDIN_LIB_ROOT/data/storage/rn/data/users/carol"
   echo '{}' >"$STANDIN_LIB_ROOT/data/storage/rn/data/users/carol/work.ipynb"
   # Owned by dokku here; on a server the hub gives users' folders to uid 1000 and
-  # --purge-data then goes through Dokku's sudo storage helper (lifecycle.purge).
+  # --purge-data then goes through Dokku's sudo storage helper (teardown.purge).
   if id -u dokku >/dev/null 2>&1; then
     chown -R dokku:dokku "$STANDIN_LIB_ROOT/data/storage/rn/data/users/carol"
   fi

@@ -26,13 +26,13 @@ def e2e_bases(engine):
     rendered hub app pins (so its Dockerfiles build with network_mode=none)."""
     from support import baseimages
 
-    from dokku_jupyterhub import hubapp
+    from dokku_jupyterhub import hub_source
 
     reason = baseimages.missing_tools()
     require(reason is None, reason or "")
     require(os.geteuid() == 0, "root (the Dokku stand-in switches to the dokku user)")
 
-    files = hubapp.render_files(hubapp.HubParams(app="e2e"))
+    files = hub_source.render_files(hub_source.HubParams(app="e2e"))
     return baseimages.ensure_for_rendered(engine, files)
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from bed import WAIT_TO_RETIRE, Browser, User, error_text, make_bed, sha256_file, wait_for
 
-from dokku_jupyterhub.hub.policy import parse_memory
+from dokku_jupyterhub.hub_runtime.policy import parse_memory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.postgres]
 
@@ -80,7 +80,7 @@ def test_create_wired_postgres_and_the_deploy_built_the_notebook_image(hub):
     assert hub_c.attrs["HostConfig"]["Init"] is True
 
 
-def test_login_maps_the_upn_to_the_seed_username(hub, users):
+def test_login_maps_the_upn_to_the_old_setups_username(hub, users):
     before = len(hub.idp.token_requests())
     student = users(STUDENT[0])
     assert student.name == STUDENT[1]

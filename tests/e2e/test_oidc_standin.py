@@ -112,7 +112,7 @@ def test_codes_are_single_use_and_accounts_must_exist(idp):
 
 
 def hub_authenticator(idp: AzureADStandin, jwks_url: str):
-    from dokku_jupyterhub.hub.auth import AzureAdAuthenticator
+    from dokku_jupyterhub.hub_runtime.auth import AzureAdAuthenticator
 
     return AzureAdAuthenticator(
         client_id=idp.client_id, client_secret=idp.client_secret, tenant_id=idp.tenant,

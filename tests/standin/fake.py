@@ -29,13 +29,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import state as st  # noqa: E402
+import syntax  # noqa: E402
+from syntax import (  # noqa: E402,E501
+    APP_RE,
+    KEY_RE,
+    LETSENCRYPT_PROPERTIES,
+    NETWORK_PROPERTIES,
+    NGINX_PROPERTIES,
+    PORT_RE,
+)
 
 ROOT = Path(os.environ.get("STANDIN_ROOT", Path(__file__).resolve().parents[3]))
 GLOBAL = "--global"
-APP_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 APP_RE_OLD = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-PORT_RE = re.compile(r"^(http|https|tcp|udp):[0-9]+:[0-9]+$")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 VOLUME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 LABEL = r"[a-z0-9]([a-z0-9_-]*[a-z0-9])?"
@@ -95,12 +101,13 @@ def trigger(name: str, *args: str) -> None:
         raise Fail(f"{name} trigger failed (exit {code})", code)
 
 
-def parse(args: list[str], bools: set[str] = frozenset(), values: set[str] = frozenset(),
-          multi: set[str] = frozenset(), report: bool = False) -> tuple[dict, list[str]]:
-    """pflag-style parsing: flags anywhere, `--k v` or `--k=v`, unknown flags refused.
-
-    With `report`, other `--x` flags pass (Dokku's ParseReportArgs leaves the single-value
-    flags such as `--domains-app-vhosts` to the report, which refuses unknown ones itself)."""
+def parse(args: list[str]) -> tuple[dict, list[str]]:
+    """pflag-style parsing of the command being run, by its row in syntax.FLAGS: flags
+    anywhere, `--k v` or `--k=v`, unknown flags refused. A `:report` lets other `--x` flags
+    pass (Dokku's ParseReportArgs leaves the single-value flags such as
+    `--domains-app-vhosts` to the report, which refuses unknown ones itself)."""
+    spec = syntax.FLAGS[TYPED]
+    bools, values, multi, report = spec.bools, spec.values, spec.multi, spec.report
     flags: dict = {}
     pos: list[str] = []
     it = iter(args)
@@ -320,7 +327,7 @@ def apps_create(args):
 
 @command("apps:destroy")
 def apps_destroy(args):
-    flags, pos = parse(args, bools={"force"})
+    flags, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     if flags.get("force"):
@@ -347,7 +354,7 @@ def apps_list(args):
 
 
 def _rename_or_clone(args, clone: bool):
-    flags, pos = parse(args, bools={"skip-deploy", "ignore-existing"} if clone else {"skip-deploy"})
+    flags, pos = parse(args)
     old = pos[0] if pos else ""
     new = pos[1] if len(pos) > 1 else ""
     if not old:
@@ -388,7 +395,7 @@ def apps_clone(args):
 
 @command("apps:report")
 def apps_report(args):
-    _, pos = parse(args, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--app-")), None)
@@ -419,7 +426,7 @@ def restart_after_config(app: str) -> None:
 
 @command("config:set")
 def config_set(args):
-    flags, pos = parse(args, bools={"global", "no-restart", "encoded"})
+    flags, pos = parse(args)
     app, pairs = _config_target(flags, pos)
     if not pairs:
         raise Fail("At least one env pair must be given")
@@ -449,7 +456,7 @@ def config_set(args):
 
 @command("config:unset")
 def config_unset(args):
-    flags, pos = parse(args, bools={"global", "no-restart"})
+    flags, pos = parse(args)
     app, keys = _config_target(flags, pos)
     if not keys:
         raise Fail("At least one key must be given")
@@ -473,7 +480,7 @@ def config_unset(args):
 
 @command("config:get")
 def config_get(args):
-    flags, pos = parse(args, bools={"global", "quoted"})
+    flags, pos = parse(args)
     app, keys = _config_target(flags, pos)
     if not keys:
         raise Fail("Expected: key")
@@ -505,7 +512,7 @@ def _exported(env: dict[str, str], fmt: str) -> str:
 
 @command("config:export")
 def config_export(args):
-    flags, pos = parse(args, bools={"global", "merged"}, values={"format"})
+    flags, pos = parse(args)
     app, _ = _config_target(flags, pos)
     env = st.read_env(app, ROOT)
     if flags.get("merged") and app != GLOBAL:
@@ -517,7 +524,7 @@ def config_export(args):
 
 @command("config:show", "config")
 def config_show(args):
-    flags, pos = parse(args, bools={"global", "merged"}, values={"format"})
+    flags, pos = parse(args)
     app, _ = _config_target(flags, pos)
     env = st.read_env(app, ROOT)
     if flags.get("merged") and app != GLOBAL:
@@ -532,7 +539,7 @@ def config_show(args):
 
 @command("config:keys")
 def config_keys(args):
-    flags, pos = parse(args, bools={"global", "merged"})
+    flags, pos = parse(args)
     app, _ = _config_target(flags, pos)
     for key in sorted(st.read_env(app, ROOT)):
         out(key)
@@ -591,7 +598,7 @@ def ports_clear(args):
 
 @command("ports:list")
 def ports_list(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     specs = st.ports(app, ROOT)
@@ -607,7 +614,7 @@ def ports_list(args):
 
 @command("ports:report")
 def ports_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--ports-")), None)
@@ -616,8 +623,6 @@ def ports_report(args):
 
 # --- network ----------------------------------------------------------------------------------
 
-NETWORK_PROPERTIES = ("attach-post-create", "attach-post-deploy", "bind-all-interfaces",
-                      "initial-network", "static-web-listener", "tld")
 
 
 def _network_path(name: str) -> Path:
@@ -640,7 +645,7 @@ def network_create(args):
 
 @command("network:destroy")
 def network_destroy(args):
-    flags, pos = parse(args, bools={"force"})
+    flags, pos = parse(args)
     name = pos[0] if pos else ""
     if not name:
         raise Fail("No network name specified")
@@ -666,7 +671,7 @@ def network_exists(args):
 
 @command("network:list")
 def network_list(args):
-    parse(args, values={"format"})
+    parse(args)
     info2_quiet("Networks")
     for name in ["bridge", "host", "none", *st.networks(ROOT)]:
         out(name)
@@ -696,7 +701,7 @@ def network_set(args):
 
 @command("network:report")
 def network_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.network(app, ROOT)
@@ -735,7 +740,7 @@ def _chown_dir(path: Path, option: str) -> bool:
 
 @command("storage:create")
 def storage_create(args):
-    flags, pos = parse(args, values={"chown", "mode", "scheduler", "reclaim-policy"})
+    flags, pos = parse(args)
     name = pos[0] if pos else ""
     if not name:
         raise Fail("storage entry name is required")
@@ -768,7 +773,7 @@ def storage_create(args):
 
 @command("storage:destroy")
 def storage_destroy(args):
-    flags, pos = parse(args, bools={"force", "destroy-host-dir"})
+    flags, pos = parse(args)
     name = pos[0] if pos else ""
     if not name:
         raise Fail("storage entry name is required")
@@ -788,7 +793,7 @@ def storage_destroy(args):
 
 @command("storage:ensure-directory")
 def storage_ensure_directory(args):
-    flags, pos = parse(args, values={"chown"})
+    flags, pos = parse(args)
     name = pos[0] if pos else ""
     if not name:
         raise Fail("Please specify a name for the directory")
@@ -818,9 +823,7 @@ def _legacy(spec: str) -> tuple[str, str, str]:
 
 @command("storage:mount")
 def storage_mount(args):
-    flags, pos = parse(args, bools={"volume-readonly"},
-                       values={"container-dir", "process-type", "volume-subpath", "volume-chown",
-                               "volume-options"}, multi={"phase"})
+    flags, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     spec = pos[1] if len(pos) > 1 else ""
@@ -861,7 +864,7 @@ def storage_mount(args):
 
 @command("storage:unmount")
 def storage_unmount(args):
-    flags, pos = parse(args, values={"container-dir"})
+    flags, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     spec = pos[1] if len(pos) > 1 else ""
@@ -886,7 +889,7 @@ def storage_unmount(args):
 
 @command("storage:list")
 def storage_list(args):
-    flags, pos = parse(args, values={"format"})
+    flags, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     fmt = flags.get("format", "text")
@@ -903,7 +906,7 @@ def storage_list(args):
 
 @command("storage:report")
 def storage_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--storage-")), None)
@@ -982,7 +985,7 @@ def domains_clear(args):
 
 @command("domains:report")
 def domains_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--domains-")), None)
@@ -992,16 +995,6 @@ def domains_report(args):
                             "Domains global vhosts": ""}, flag, "domains")
 
 
-NGINX_PROPERTIES = (
-    "access-log-format", "access-log-path", "bind-address-ipv4", "bind-address-ipv6",
-    "client-body-timeout", "client-header-timeout", "client-max-body-size", "error-log-path",
-    "hsts", "hsts-include-subdomains", "hsts-max-age", "hsts-preload", "keepalive-timeout",
-    "lingering-timeout", "nginx-conf-sigil-path", "proxy-buffer-size", "proxy-buffering",
-    "proxy-buffers", "proxy-busy-buffers-size", "proxy-connect-timeout", "proxy-keepalive",
-    "proxy-read-timeout", "proxy-send-timeout", "send-timeout", "underscore-in-headers",
-    "x-forwarded-for-value", "x-forwarded-port-value", "x-forwarded-proto-value",
-    "x-forwarded-ssl",
-)
 
 
 def property_set(plugin: str, valid: list[str], args: list[str]) -> None:
@@ -1027,7 +1020,7 @@ def nginx_set(args):
 
 @command("nginx:report")
 def nginx_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.nginx(app, ROOT)
@@ -1038,7 +1031,7 @@ def nginx_report(args):
 
 @command("proxy:build-config")
 def proxy_build_config(args):
-    flags, pos = parse(args, bools={"all"}, values={"parallel"})
+    flags, pos = parse(args)
     targets = st.apps(ROOT) if flags.get("all") else [pos[0] if pos else ""]
     for app in targets:
         verify_app(app)
@@ -1050,7 +1043,7 @@ def proxy_build_config(args):
 
 @command("proxy:report")
 def proxy_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--proxy-")), None)
@@ -1144,7 +1137,7 @@ def commit_tree(repo: Path, tree: Path) -> str | None:
 
 @command("git:report")
 def git_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--git-")), None)
@@ -1153,7 +1146,7 @@ def git_report(args):
 
 
 def _ps_targets(args) -> list[str]:
-    flags, pos = parse(args, bools={"all"}, values={"parallel"})
+    flags, pos = parse(args)
     targets = st.apps(ROOT) if flags.get("all") else [pos[0] if pos else ""]
     for app in targets:
         verify_app(app)
@@ -1194,7 +1187,7 @@ def ps_stop(args):
 
 @command("ps:report")
 def ps_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--")), None)
@@ -1247,7 +1240,7 @@ def docker_options_clear(args):
 
 @command("docker-options:report")
 def docker_options_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--docker-options-")), None)
@@ -1274,7 +1267,7 @@ def scheduler_set(args):
 
 @command("scheduler:report")
 def scheduler_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--scheduler-")), None)
@@ -1285,7 +1278,7 @@ def scheduler_report(args):
 
 @command("report")
 def dokku_report(args):
-    _, pos = parse(args, values={"format"})
+    _, pos = parse(args)
     targets = [pos[0]] if pos else st.apps(ROOT)
     for app in targets:
         verify_app(app)
@@ -1319,9 +1312,7 @@ def _service_url(service: str) -> str:
 
 @command("postgres:create")
 def postgres_create(args):
-    _, pos = parse(args, values={"image", "image-version", "password", "root-password",
-                                 "config-options", "custom-env", "memory", "shm-size",
-                                 "initial-network", "post-create-network", "post-start-network"})
+    _, pos = parse(args)
     service = _service(pos, must_exist=False)
     if _service_dir(service).is_dir():
         raise Fail(f"Postgres service {service} already exists")
@@ -1353,7 +1344,7 @@ def postgres_list(args):
 
 @command("postgres:info")
 def postgres_info(args):
-    _, pos = parse(args, bools={"dsn", "links", "status", "version", "exposed-ports"})
+    _, pos = parse(args)
     service = _service(pos)
     if "--dsn" in args:
         out(_service_url(service))
@@ -1369,7 +1360,7 @@ def postgres_info(args):
 
 @command("postgres:link")
 def postgres_link(args):
-    flags, pos = parse(args, bools={"no-restart"}, values={"alias", "querystring"})
+    flags, pos = parse(args)
     service = _service(pos)
     app = pos[1] if len(pos) > 1 else ""
     if not app:
@@ -1403,7 +1394,7 @@ def postgres_link(args):
 
 @command("postgres:unlink")
 def postgres_unlink(args):
-    flags, pos = parse(args, bools={"no-restart"})
+    flags, pos = parse(args)
     service = _service(pos)
     app = pos[1] if len(pos) > 1 else ""
     if not app:
@@ -1426,7 +1417,7 @@ def postgres_unlink(args):
 
 @command("postgres:destroy")
 def postgres_destroy(args):
-    flags, pos = parse(args, bools={"force"})
+    flags, pos = parse(args)
     service = _service(pos)
     if st.postgres_links(service, ROOT):
         raise Fail("Cannot delete linked service")
@@ -1445,7 +1436,6 @@ def dokku(*args: str) -> None:
 
 # --- dokku-letsencrypt -------------------------------------------------------------------------
 
-LETSENCRYPT_PROPERTIES = ("dns-provider", "email", "graceperiod", "lego-docker-args", "server")
 
 
 @command("letsencrypt")
@@ -1489,7 +1479,7 @@ def letsencrypt_disable(args):
 
 @command("letsencrypt:report")
 def letsencrypt_report(args):
-    _, pos = parse(args, values={"format"}, report=True)
+    _, pos = parse(args)
     app = pos[0] if pos else ""
     verify_app(app)
     p = st.letsencrypt(app, ROOT)
@@ -1514,8 +1504,12 @@ def injected_failure(cmd: str) -> bool:
     return True
 
 
+TYPED = ""  # the command being run, as typed (main sets it)
+
+
 def main(argv: list[str]) -> int:
-    typed = argv[1] if len(argv) > 1 else ""
+    global TYPED
+    typed = TYPED = argv[1] if len(argv) > 1 else ""
     handler = COMMANDS.get(typed)
     if handler is None:
         warn(f"stand-in: `{typed}` is not modelled")

@@ -314,7 +314,7 @@ def make_root(root: Path | str, plugins: tuple[str, ...] | list[str] = ()) -> Pa
     for f in ("dokku", "plugn"):
         shutil.copy(HERE / f, root / "usr/bin" / f)
         (root / "usr/bin" / f).chmod(0o755)
-    for f in ("functions", "plugin-cmd", "fake.py", "state.py"):
+    for f in ("functions", "plugin-cmd", "fake.py", "state.py", "syntax.py"):
         shutil.copy(HERE / f, lib / f)
         (lib / f).chmod(0o755 if f != "functions" else 0o644)
     _write(lib / "core-shim",

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dokku_jupyterhub import hubapp
+from dokku_jupyterhub import hub_source
 
 HOST_ROOT = "/var/lib/dokku/data/storage/hub/data"
 ADMIN_PASSWORD = "correct-horse-battery-staple-0123456789"
@@ -74,7 +74,7 @@ class RenderedHub:
         self.src = tmp_path / "src"
         self.data = tmp_path / "data"
         self.data.mkdir()
-        hubapp.write_dir(hubapp.render_files(hubapp.HubParams(app="hub")), self.src)
+        hub_source.write_dir(hub_source.render_files(hub_source.HubParams(app="hub")), self.src)
         for key in ENV_KEYS:
             monkeypatch.delenv(key, raising=False)
         for key, value in base_env(self.data, **env).items():

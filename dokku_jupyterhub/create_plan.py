@@ -1,0 +1,371 @@
+"""What `dokku jupyterhub:create <app>` does, read top to bottom.
+
+`plan(options, seen, secrets)` is a pure function: from the validated options and what Dokku
+already has for the app (`state.Observed`) it returns the ordered steps still missing. Every
+step compares the wanted state with the observed one, so a second run plans nothing ("already
+set up") and a run interrupted anywhere is finished by running the same command again:
+nothing is added twice and the data is never touched. `commands/lifecycle.py` observes,
+validates, plans and runs the steps; this module decides.
+
+The steps, in the order they run:
+
+ 1. Mark the app as a hub app (plugin property `hub-app`), then `apps:create <app>`. The
+    mark comes first so an interruption right after `apps:create` still leaves a hub app
+    that a rerun recognises, and triggers can tell hub apps from others in milliseconds.
+ 2. `ports:set <app> http:80:8000`: nginx forwards port 80 to the hub's proxy on 8000.
+ 3. `storage:mount <app> /var/run/docker.sock:/var/run/docker.sock`: the hub starts each
+    user's notebook server as a sibling container through the host's Docker engine.
+ 4. `domains:add <app> <domain>...`, for the domains the app does not have yet.
+ 5. `network:create <app>-network` and `network:set <app> attach-post-create <app>-network`:
+    the hub and the notebook servers share this network; Dokku gives the hub the alias
+    `<app>.web` on it (HUB_IP). `bind-all-interfaces` is NOT set: it only publishes the
+    hub's port 8000 on a random port of every host interface, which nobody needs (nginx
+    reaches the hub on Docker's bridge, notebook servers through the alias) and which would
+    bypass nginx and TLS.
+ 6. `config:set --no-restart <app> ...`: the hub's environment (see `hub_config`). The admin
+    password and the plugin's API token are generated once (`Secrets.fresh`, which apps:clone
+    uses too); reruns keep the existing ones, except an admin password shorter than the hub
+    accepts (left by an older plugin's clone: that hub never started), which is replaced.
+ 7. The host data tree `data_root(app)` (see datadirs.py) and its mount at /data with
+    `storage:mount <app> <data_root>:/data`. The colon form is chosen deliberately over
+    0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub asks
+    Docker for bind mounts of EXACT host paths below `HUB_HOST_DATA_DIR` for every user's
+    server, so the path must be the one we pass; the Docker socket (a file) can only be
+    mounted this way anyway (`storage:create` wants a directory); and Dokku 0.38 still
+    accepts it (it records it as a `legacy-<hash>` entry) as older releases do. The colon
+    form refuses an existing mount, hence the comparison with `storage:list`. A different
+    mount at /data (left by `apps:clone`) is unmounted first.
+ 8. The initial policy (admins, default memory limit) in `<data_root>/policy.json`.
+ 9. `nginx:set <app> client-max-body-size <size>` (uploads; Dokku's default is 1m) and
+    `nginx:set <app> proxy-read-timeout 3600s` (idle kernels' websockets; default 60s),
+    then `proxy:build-config <app>`.
+10. Postgres when dokku-postgres is installed (and not `--no-postgres`): `postgres:create
+    <app>-db` when missing (recorded in the `postgres-service` property, so `destroy` only
+    ever offers to remove a service create made) and `postgres:link <app>-db <app>
+    --no-restart`, which sets DATABASE_URL (the hub maps `postgres://` to its driver
+    itself, so a re-link keeps working). Otherwise SQLite in /data; a hub recorded as
+    running on SQLite stays on it (its users and servers live in that file).
+11. `letsencrypt:set <app> email <addr>` when `--letsencrypt-email` is given.
+12. Deploy the default hub source: `git:from-archive <app> --` with the rendered hub app
+    (hubapp.py) as a tar on stdin, unless `--no-deploy` or the app already has source (a
+    rerun never replaces what the admin pushed). An app with source that never deployed
+    (an interrupted first deploy) is rebuilt with `ps:rebuild`; a deployed app whose
+    wiring changed is restarted with `ps:restart`.
+13. `letsencrypt:enable <app>` once deployed (the ACME challenge needs the running app).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dokku_jupyterhub.dokku_state import LETSENCRYPT_INSTALL, Observed, StorageMount
+from dokku_jupyterhub.hub_runtime.contract import (
+    DATA_MOUNT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MEMORY,
+    DOCKER_SOCKET,
+    HUB_APP_PROPERTY,
+    HUB_PORT,
+    Env,
+    hub_alias,
+    network_name,
+    notebook_image,
+    postgres_service_name,
+)
+from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
+from dokku_jupyterhub.output import DokkuError
+from dokku_jupyterhub.paths import data_root
+
+PORT_MAP = f"http:80:{HUB_PORT}"
+PROXY_READ_TIMEOUT = "3600s"
+# Marks the step whose stdin is the rendered hub app (a tar), made by the runner when it runs.
+HUB_SOURCE = "hub-source"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Validated `create` options; None means "keep what the app has, else the default"."""
+
+    app: str
+    domains: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    notebook_image: str | None = None
+    memory: str | None = None
+    idle_timeout: int | None = None
+    max_body_size: str | None = None
+    letsencrypt_email: str | None = None
+    postgres: bool = True
+    deploy: bool = True
+
+
+def new_admin_password() -> str:
+    """A shared admin password the hub accepts: token_urlsafe(n) has at least n characters."""
+    return secrets.token_urlsafe(max(32, ADMIN_PASSWORD_MIN_LENGTH))
+
+
+def new_api_token() -> str:
+    return secrets.token_hex(32)
+
+
+def admin_password_ok(password: str | None) -> bool:
+    """Whether the hub starts with this password (it refuses shorter ones)."""
+    return len(password or "") >= ADMIN_PASSWORD_MIN_LENGTH
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Fresh candidates; used only for keys the app does not have (or has unusable)."""
+
+    admin_password: str
+    api_token: str
+
+    @classmethod
+    def fresh(cls) -> Secrets:
+        return cls(new_admin_password(), new_api_token())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do: a Dokku command (`dokku`) or a local effect (`local` + `args`)."""
+
+    what: str
+    dokku: tuple[str, ...] = ()
+    local: str = ""  # "property" | "data-tree" | "policy"
+    args: tuple[str, ...] = ()
+    stdin: str = ""  # HUB_SOURCE: the rendered hub app as a tar
+    stream: bool = False  # long-running: show Dokku's own output as it comes
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Builder:
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rewired: bool = False  # the running hub needs a restart to see a change
+
+    def dokku(self, what: str, *args: str, stdin: str = "", stream: bool = False) -> None:
+        self.steps.append(Step(what, dokku=args, stdin=stdin, stream=stream))
+
+    def local(self, what: str, kind: str, *args: str) -> None:
+        self.steps.append(Step(what, local=kind, args=args))
+
+    def prop(self, seen: Observed, key: str, value: str) -> None:
+        """Set a plugin property when it differs (an empty value removes it)."""
+        if (seen.properties.get(key) or "") != value:
+            self.local(f"Recording {key}", "property", key, value)
+
+
+def check(opts: Options, seen: Observed, policy_doc: Mapping[str, Any] | None) -> None:
+    """Refusals that depend on the current state (the options themselves are valid)."""
+    app = opts.app
+    if seen.app_exists and seen.properties.get(HUB_APP_PROPERTY) is None:
+        raise DokkuError(
+            f"{app} is an existing Dokku app that jupyterhub:create did not make: "
+            "choose another name"
+        )
+    if not opts.admins and not (policy_doc or {}).get("admins"):
+        raise DokkuError(
+            "name at least one admin with --admin NAME: without a login provider only the "
+            "admins can log in (with the generated admin password)"
+        )
+    if opts.letsencrypt_email:
+        if not seen.letsencrypt_installed:
+            raise DokkuError(
+                f"--letsencrypt-email needs the dokku-letsencrypt plugin: {LETSENCRYPT_INSTALL}"
+            )
+        if not (opts.domains or seen.domains):
+            raise DokkuError("--letsencrypt-email needs a domain: add --domain hub.example.edu")
+
+
+def identity_config(app: str, pinned_image: str | None) -> dict[str, str]:
+    """The config that follows from the app's name (rename and clone rewrite it)."""
+    return {
+        Env.NETWORK: network_name(app),
+        Env.HUB_IP: hub_alias(app),
+        Env.NOTEBOOK_IMAGE: pinned_image or notebook_image(app),
+        Env.APP: app,
+        Env.DATA_DIR: DATA_MOUNT,
+        Env.HOST_DATA_DIR: str(data_root(app)),
+    }
+
+
+def hub_config(opts: Options, seen: Observed, secrets: Secrets) -> dict[str, str]:
+    """The environment the hub's jupyterhub_config.py reads (names: contract.Env)."""
+    app, have = opts.app, seen.config
+    pinned = opts.notebook_image or seen.properties.get("notebook-image")
+    idle = opts.idle_timeout or have.get(Env.IDLE_TIMEOUT) or DEFAULT_IDLE_TIMEOUT
+    password = have.get(Env.ADMIN_PASSWORD)
+    return {
+        **identity_config(app, pinned),
+        Env.IDLE_TIMEOUT: str(idle),
+        Env.ADMIN_PASSWORD: password if admin_password_ok(password) else secrets.admin_password,
+        Env.API_TOKEN: have.get(Env.API_TOKEN) or secrets.api_token,
+    }
+
+
+def plan(
+    opts: Options,
+    seen: Observed,
+    secrets: Secrets,
+    policy_doc: Mapping[str, Any] | None = None,
+    data_tree_missing: bool = True,
+) -> Plan:
+    """The steps still missing, in order. `policy_doc` is the current policy (None when the
+    file does not exist); `data_tree_missing` whether any directory of the tree is absent."""
+    app = opts.app
+    b = _Builder()
+
+    # 1. the app, marked as a hub app first
+    b.prop(seen, HUB_APP_PROPERTY, "true")
+    if not seen.app_exists:
+        b.dokku("Creating the app", "apps:create", app)
+
+    # 2. nginx port 80 -> the hub's proxy on 8000 (keep other mappings to 8000, e.g. https)
+    if PORT_MAP not in seen.ports:
+        keep = [p for p in seen.ports if p.endswith(f":{HUB_PORT}") and not p.startswith("http:")]
+        b.dokku("Mapping port 80 to the hub", "ports:set", app, PORT_MAP, *keep)
+        b.rewired = True
+
+    # 3. the Docker socket, for spawning notebook servers
+    socket = StorageMount(DOCKER_SOCKET, DOCKER_SOCKET)
+    if socket not in seen.mounts:
+        b.dokku("Mounting the Docker socket", "storage:mount", app, socket.spec())
+        b.rewired = True
+
+    # 4. domains
+    new_domains = [d for d in opts.domains if d not in seen.domains]
+    if new_domains:
+        b.dokku(f"Adding {', '.join(new_domains)}", "domains:add", app, *new_domains)
+    b.prop(seen, "domains", "\n".join([*seen.domains, *new_domains]))
+
+    # 5. the network shared with the notebook servers
+    net = network_name(app)
+    if not seen.network_exists:
+        b.dokku(f"Creating network {net}", "network:create", net)
+    if seen.attach_post_create != net:
+        b.dokku(f"Attaching the hub to {net}", "network:set", app, "attach-post-create", net)
+        b.rewired = True
+
+    # 6. the hub's environment (only the keys that differ; secrets never change)
+    wanted = hub_config(opts, seen, secrets)
+    changed = {k: v for k, v in wanted.items() if seen.config.get(k) != v}
+    if changed:
+        pairs = [f"{k}={v}" for k, v in changed.items()]
+        what = "Setting the hub's config"
+        if seen.config.get(Env.ADMIN_PASSWORD) and Env.ADMIN_PASSWORD in changed:
+            what += " (a new admin password: the old one was too short for the hub)"
+            b.notes.append(
+                f"HUB_ADMIN_PASSWORD was too short (the hub needs at least "
+                f"{ADMIN_PASSWORD_MIN_LENGTH} characters) and was replaced: read the new one "
+                f"with dokku config:get {app} HUB_ADMIN_PASSWORD"
+            )
+        b.dokku(what, "config:set", "--no-restart", app, *pairs)
+        b.rewired = True
+    if opts.notebook_image:
+        b.prop(seen, "notebook-image", opts.notebook_image)
+    b.prop(seen, "idle-timeout", wanted[Env.IDLE_TIMEOUT])
+
+    # 7. the data tree and its mount at /data
+    if data_tree_missing:
+        b.local(f"Creating the data tree in {data_root(app)}", "data-tree")
+    data = StorageMount(str(data_root(app)), DATA_MOUNT)
+    if data not in seen.mounts:
+        for other in (m for m in seen.mounts if m.container == DATA_MOUNT):
+            b.dokku(f"Unmounting {other.host} from /data", "storage:unmount", app, other.spec())
+        b.dokku(f"Mounting {data.host} at /data", "storage:mount", app, data.spec())
+        b.rewired = True
+
+    # 8. the initial policy: admins and the default memory limit
+    have_admins = list((policy_doc or {}).get("admins", []))
+    have_memory = ((policy_doc or {}).get("limits", {}).get("default", {})).get("memory")
+    memory = opts.memory or (None if policy_doc is not None else DEFAULT_MEMORY)
+    new_admins = [a for a in opts.admins if a not in have_admins]
+    if new_admins or (memory and memory != have_memory):
+        what = "Writing the policy" + (f" (admins: {', '.join(new_admins)})" if new_admins else "")
+        b.local(what, "policy", memory or "", *new_admins)
+
+    # 9. nginx settings JupyterHub needs, then the proxy config
+    size = opts.max_body_size or seen.nginx.get("client-max-body-size") or DEFAULT_MAX_BODY_SIZE
+    nginx_changed = False
+    if seen.nginx.get("client-max-body-size") != size:
+        b.dokku(f"Allowing uploads up to {size}", "nginx:set", app, "client-max-body-size", size)
+        nginx_changed = True
+    if not seen.nginx.get("proxy-read-timeout"):
+        b.dokku(
+            "Keeping idle websockets open",
+            "nginx:set", app, "proxy-read-timeout", PROXY_READ_TIMEOUT,
+        )
+        nginx_changed = True
+    if nginx_changed:
+        b.dokku("Rebuilding the proxy config", "proxy:build-config", app)
+    b.prop(seen, "max-body-size", size)
+
+    # 10. the hub's database
+    _database(b, opts, seen)
+
+    # 11. letsencrypt email (enabled after the deploy)
+    email = opts.letsencrypt_email
+    if email and not seen.letsencrypt_active and seen.letsencrypt_email != email:
+        b.dokku("Setting the letsencrypt email", "letsencrypt:set", app, "email", email)
+
+    # 12. the hub app itself
+    if not opts.deploy:
+        b.notes.append(
+            f"Not deployed (--no-deploy): deploy with `dokku jupyterhub:export {app}` and "
+            f"`git push`, or run `dokku jupyterhub:create {app}` again without --no-deploy"
+        )
+        if b.rewired and seen.deployed:
+            b.notes.append(f"Restart the hub to apply the changes: dokku ps:restart {app}")
+    elif not seen.has_source:
+        b.dokku(
+            "Deploying the hub", "git:from-archive", app, "--", stdin=HUB_SOURCE, stream=True
+        )
+    elif not seen.deployed:
+        b.dokku("Deploying the hub from its source", "ps:rebuild", app, stream=True)
+    elif b.rewired:
+        b.dokku("Restarting the hub to apply the changes", "ps:restart", app, stream=True)
+
+    # 13. TLS, once the app answers on its domain
+    if email and not seen.letsencrypt_active:
+        if opts.deploy:
+            b.dokku("Enabling letsencrypt", "letsencrypt:enable", app, stream=True)
+        else:
+            b.notes.append(f"After the deploy enable TLS: dokku letsencrypt:enable {app}")
+
+    return Plan(tuple(b.steps), tuple(b.notes))
+
+
+def _database(b: _Builder, opts: Options, seen: Observed) -> None:
+    app = opts.app
+    service = seen.properties.get("postgres-service") or postgres_service_name(app)
+    if seen.postgres_linked:
+        b.prop(seen, "db-kind", "postgres")
+        return
+    if seen.config.get(Env.DATABASE_URL):
+        # The admin linked a database of their own: use it, create nothing.
+        b.prop(seen, "db-kind", "postgres")
+        return
+    # A hub that runs on SQLite keeps it: a rerun must not move it to an empty database.
+    keeps_sqlite = seen.properties.get("db-kind") == "sqlite"
+    if opts.postgres and seen.postgres_installed and not keeps_sqlite:
+        if not seen.postgres_service_exists:
+            # Recorded before it exists, so an interruption never loses that we made it.
+            b.prop(seen, "postgres-service", service)
+            b.dokku(f"Creating Postgres service {service}", "postgres:create", service)
+        b.dokku(f"Linking {service}", "postgres:link", service, app, "--no-restart")
+        b.rewired = True
+        b.prop(seen, "db-kind", "postgres")
+        return
+    b.prop(seen, "db-kind", "sqlite")
+    if not seen.properties.get("db-kind"):
+        why = "--no-postgres" if not opts.postgres else "dokku-postgres is not installed"
+        b.notes.append(f"Database: SQLite in {DATA_MOUNT}/jupyterhub.sqlite ({why})")

@@ -1,0 +1,199 @@
+"""What Dokku currently has for an app, read through `dokku_cli.run` (read-only calls only).
+
+`observe(app)` gathers everything `create` compares against, in as few calls as Dokku 0.38
+allows; each reader is also usable on its own (report, list, destroy, set). The commands
+used and why:
+
+    apps:exists <app>                          exit status
+    config:export --format json <app>          all of the app's config at once
+    storage:list <app> --format json           [{host_path, container_path, ...}]
+    domains:report <app> --domains-app-vhosts  space-separated
+    ports:report <app> --ports-map             space-separated scheme:host:container
+    network:exists <net>                       exit status
+    network:report <app> --network-attach-post-create
+    nginx:report <app> --nginx-<property>      empty when unset (Dokku's default applies)
+    postgres:exists <svc>
+    postgres:info <svc> --links                space-separated apps, `-` for none
+    letsencrypt:report <app> --letsencrypt-active  true|false
+    letsencrypt:report <app> --letsencrypt-email   fails when empty (bash report)
+    git:report <app> --git-sha                 empty when the app has no source yet
+    ps:report <app> --deployed                 true|false
+
+Whether dokku-postgres / dokku-letsencrypt are installed is read from the enabled-plugins
+directory: `dokku plugin:installed` must be run as root, and commands run as `dokku`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dokku_jupyterhub import dokku_cli, properties
+from dokku_jupyterhub.hub_runtime.contract import network_name, postgres_service_name
+from dokku_jupyterhub.output import DokkuError
+from dokku_jupyterhub.paths import lib_root
+
+
+@dataclass(frozen=True)
+class StorageMount:
+    """One `storage:mount` entry of an app, in Dokku's `host:container` form."""
+
+    host: str
+    container: str
+
+    def spec(self) -> str:
+        return f"{self.host}:{self.container}"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A snapshot of Dokku's state for one app; the defaults describe "no such app"."""
+
+    app_exists: bool = False
+    config: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[StorageMount, ...] = ()
+    domains: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    network_exists: bool = False
+    attach_post_create: str = ""
+    nginx: dict[str, str] = field(default_factory=dict)
+    postgres_installed: bool = False
+    postgres_service_exists: bool = False
+    postgres_linked: bool = False  # the app is linked to OUR service (the one create makes)
+    letsencrypt_installed: bool = False
+    letsencrypt_active: bool = False
+    letsencrypt_email: str = ""
+    has_source: bool = False
+    deployed: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+# What to run when dokku-letsencrypt is missing.
+LETSENCRYPT_INSTALL = "sudo dokku plugin:install https://github.com/dokku/dokku-letsencrypt.git"
+NGINX_PROPERTIES = ("client-max-body-size", "proxy-read-timeout")
+
+
+def _out(*args: str) -> str:
+    """stdout of a read-only call that must work; failures are real errors."""
+    return dokku_cli.run(*args).stdout.strip()
+
+
+def _ok(*args: str) -> bool:
+    return dokku_cli.run(*args, check=False).ok
+
+
+def plugin_enabled(name: str) -> bool:
+    enabled = os.environ.get("PLUGIN_ENABLED_PATH") or str(lib_root() / "plugins" / "enabled")
+    return (Path(enabled) / name).exists()
+
+
+def app_exists(app: str) -> bool:
+    return _ok("apps:exists", app)
+
+
+def config(app: str) -> dict[str, str]:
+    text = _out("config:export", "--format", "json", app)
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        raise DokkuError(f"unexpected output from dokku config:export for {app}") from None
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def mounts(app: str) -> tuple[StorageMount, ...]:
+    text = _out("storage:list", app, "--format", "json")
+    try:
+        rows = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        raise DokkuError(f"unexpected output from dokku storage:list for {app}") from None
+    return tuple(StorageMount(r["host_path"], r["container_path"]) for r in rows or [])
+
+
+def domains(app: str) -> tuple[str, ...]:
+    return tuple(_out("domains:report", app, "--domains-app-vhosts").split())
+
+
+def ports(app: str) -> tuple[str, ...]:
+    return tuple(_out("ports:report", app, "--ports-map").split())
+
+
+def network_exists(net: str) -> bool:
+    return _ok("network:exists", net)
+
+
+def attach_post_create(app: str) -> str:
+    return _out("network:report", app, "--network-attach-post-create")
+
+
+def nginx(app: str) -> dict[str, str]:
+    return {p: _out("nginx:report", app, f"--nginx-{p}") for p in NGINX_PROPERTIES}
+
+
+def postgres_exists(service: str) -> bool:
+    return _ok("postgres:exists", service)
+
+
+def postgres_links(service: str) -> tuple[str, ...]:
+    """Apps linked to a dokku-postgres service."""
+    return tuple(a for a in _out("postgres:info", service, "--links").split() if a != "-")
+
+
+def service_of_url(url: str | None) -> str | None:
+    """The dokku-postgres service a DATABASE_URL points at (`...@dokku-postgres-<svc>:...`)."""
+    host = (url or "").split("@", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+    return host.removeprefix("dokku-postgres-") if host.startswith("dokku-postgres-") else None
+
+
+def letsencrypt_active(app: str) -> bool:
+    result = dokku_cli.run("letsencrypt:report", app, "--letsencrypt-active", check=False)
+    return result.ok and result.stdout.strip() == "true"
+
+
+def letsencrypt_email(app: str) -> str:
+    # The bash report fails on an empty value ("not deployed"): that means "none".
+    result = dokku_cli.run("letsencrypt:report", app, "--letsencrypt-email", check=False)
+    return result.stdout.strip() if result.ok else ""
+
+
+def has_source(app: str) -> bool:
+    return bool(_out("git:report", app, "--git-sha"))
+
+
+def deployed(app: str) -> bool:
+    return _out("ps:report", app, "--deployed") == "true"
+
+
+def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
+    """Everything `create` needs to decide what is missing. Read-only."""
+    props = properties.all_for(app)
+    pg_installed = plugin_enabled("postgres")
+    le_installed = plugin_enabled("letsencrypt")
+    service = props.get("postgres-service") or postgres_service_name(app)
+    service_exists = pg_installed and postgres_exists(service)
+    common = {
+        "properties": props,
+        "network_exists": network_exists(network_name(app)),
+        "postgres_installed": pg_installed,
+        "postgres_service_exists": service_exists,
+        "letsencrypt_installed": le_installed,
+    }
+    if not app_exists(app):
+        return Observed(**common)
+    check_le = le_installed and want_letsencrypt
+    return Observed(
+        **common,
+        app_exists=True,
+        config=config(app),
+        mounts=mounts(app),
+        domains=domains(app),
+        ports=ports(app),
+        attach_post_create=attach_post_create(app),
+        nginx=nginx(app),
+        postgres_linked=service_exists and app in postgres_links(service),
+        letsencrypt_active=bool(check_le and letsencrypt_active(app)),
+        letsencrypt_email=letsencrypt_email(app) if check_le else "",
+        has_source=has_source(app),
+        deployed=deployed(app),
+    )

@@ -1,0 +1,149 @@
+"""The hub-app contract: every name and default the plugin and the hub agree on, defined here
+once. It ships inside the hub image with the rest of this package, so the hub reads the
+same definitions the plugin writes.
+
+What makes an app a hub app is the plugin property `HUB_APP_PROPERTY` (a file under
+Dokku's config directory, which the shell triggers test for before any Python starts);
+`hub_apps.py` is the one place that reads it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---- hub apps and their names -----------------------------------------------------------
+
+HUB_APP_PROPERTY = "hub-app"
+# Dokku's own rule for app names (plugins/common IsValidAppName).
+DOKKU_APP_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+# A hub app's name is also a DNS label (`<app>.web`), a dokku-postgres service name
+# (`<app>-db`) and a storage directory name: no dots, at most 64 characters.
+HUB_APP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# `create` leaves room for the suffixes below within Docker's and Postgres' name limits.
+HUB_APP_CREATE_MAX = 50
+
+
+def network_name(app: str) -> str:
+    """The network the hub and its users' servers share."""
+    return f"{app}-network"
+
+
+def postgres_service_name(app: str) -> str:
+    """The dokku-postgres service `create` makes for the hub's database."""
+    return f"{app}-db"
+
+
+def hub_alias(app: str) -> str:
+    """The hub's name on its network: Dokku's alias for the app's web process."""
+    return f"{app}.web"
+
+
+def hub_image(app: str, tag: str = "latest") -> str:
+    """The image Dokku deploys for the app."""
+    return f"dokku/{app}:{tag or 'latest'}"
+
+
+def notebook_repository(app: str) -> str:
+    return f"dokku/{app}-notebook"
+
+
+def notebook_image(app: str) -> str:
+    """The notebook image the plugin builds for the app (unless one is pinned)."""
+    return f"{notebook_repository(app)}:latest"
+
+
+def container_prefix(app: str) -> str:
+    """Users' notebook containers are named `<prefix>-<user>`."""
+    return f"{app}-jupyter"
+
+
+# ---- labels -------------------------------------------------------------------------------
+
+# Dokku's, on the app's images and containers (the plugin's notebook builds carry it too).
+LABEL_DOKKU_APP = "com.dokku.app-name"
+LABEL_DOKKU_PROCESS = "com.dokku.process-type"
+# The spawner's, on every notebook server it starts.
+LABEL_NOTEBOOK_APP = "org.dokku-jupyterhub.app"
+LABEL_NOTEBOOK_USER = "org.dokku-jupyterhub.user"
+# The notebook build's, on the images it makes.
+LABEL_BUILD_HASH = "org.dokku-jupyterhub.context-hash"
+LABEL_BUILD_REVISION = "org.dokku-jupyterhub.revision"
+LABEL_BUILT_AT = "org.dokku-jupyterhub.built-at"
+# On the throwaway container that reads `images/` out of the hub image.
+LABEL_PURPOSE = "org.dokku-jupyterhub.purpose"
+
+# ---- mounts, ports and the data tree ------------------------------------------------------
+
+DATA_MOUNT = "/data"  # the hub's data volume, host side `data_root(app)`
+DOCKER_SOCKET = "/var/run/docker.sock"  # mounted into the hub, never into notebooks
+HUB_PORT = 8000  # the hub's proxy; nginx forwards port 80 here
+# Top-level folders of the data volume that notebook servers mount.
+DATA_SUBDIRS = ("users", "user-settings", "shared", "colab", "groups")
+# The notebook user of the Jupyter docker-stacks images (jovyan:users).
+NB_UID = 1000
+NB_GID = 100
+NOTEBOOK_HOME = "/home/jovyan"
+# Files of the hub in the data volume.
+POLICY_FILE = "policy.json"
+IDENTITIES_FILE = "identities.json"
+COOKIE_SECRET_FILE = "jupyterhub_cookie_secret"
+SQLITE_FILE = "jupyterhub.sqlite"
+VERSION_STAMP_FILE = "jupyterhub-version"
+
+# ---- the hub's environment (`dokku config`) -----------------------------------------------
+
+
+class Env:
+    """Names of the environment keys the plugin sets and the hub reads."""
+
+    APP = "HUB_APP_NAME"
+    NETWORK = "DOCKER_NETWORK_NAME"
+    HUB_IP = "HUB_IP"
+    NOTEBOOK_IMAGE = "DOCKER_JUPYTER_IMAGE"
+    DATA_DIR = "HUB_DATA_DIR"
+    HOST_DATA_DIR = "HUB_HOST_DATA_DIR"
+    IDLE_TIMEOUT = "HUB_IDLE_TIMEOUT"
+    ADMIN_PASSWORD = "HUB_ADMIN_PASSWORD"
+    API_TOKEN = "HUB_PLUGIN_API_TOKEN"
+    DATABASE_URL = "DATABASE_URL"  # set by dokku-postgres
+    AUTH_PROVIDER = "HUB_AUTH_PROVIDER"
+    CLIENT_ID = "HUB_OAUTH_CLIENT_ID"
+    CLIENT_SECRET = "HUB_OAUTH_CLIENT_SECRET"
+    CALLBACK_URL = "HUB_OAUTH_CALLBACK_URL"
+    AZURE_TENANT_ID = "HUB_AZURE_TENANT_ID"
+    AUTHORIZE_URL = "HUB_OIDC_AUTHORIZE_URL"
+    TOKEN_URL = "HUB_OIDC_TOKEN_URL"
+    USERDATA_URL = "HUB_OIDC_USERDATA_URL"
+    JWKS_URL = "HUB_OIDC_JWKS_URL"
+    USERNAME_CLAIM = "HUB_OIDC_USERNAME_CLAIM"
+    GROUPS_CLAIM = "HUB_OAUTH_GROUPS_CLAIM"
+    ALLOW_ALL = "HUB_ALLOW_ALL"
+
+
+# Keys whose values are secrets: shown only as MASK.
+SECRET_ENV_KEYS = (Env.ADMIN_PASSWORD, Env.API_TOKEN, Env.CLIENT_SECRET)
+MASK = "********"
+
+# ---- login ---------------------------------------------------------------------------------
+
+OAUTH_PROVIDERS = ("azuread", "github", "generic-oidc")
+CLOSED_PROVIDER = "none"  # only the admins, with the generated password
+PROVIDERS = (CLOSED_PROVIDER, *OAUTH_PROVIDERS)
+
+# ---- defaults ------------------------------------------------------------------------------
+
+DEFAULT_MEMORY = "350m"  # the policy's default memory, also the floor of "largest wins"
+DEFAULT_IDLE_TIMEOUT = 300  # seconds
+DEFAULT_MAX_BODY_SIZE = "30m"  # nginx client-max-body-size (Dokku's 1m breaks uploads)
+
+# ---- records of the last notebook build (plugin properties) --------------------------------
+
+
+class BuildRecord:
+    STATUS = "last-build-status"  # ok | failed | skipped | running
+    TIME = "last-build-time"  # ISO 8601 UTC
+    IMAGE_ID = "last-build-image-id"
+    HASH = "last-build-hash"
+    ERROR = "last-build-error"  # one line, no secrets
+    REVISION = "last-build-revision"
+    KEYS = (STATUS, TIME, IMAGE_ID, HASH, ERROR, REVISION)

@@ -1,0 +1,76 @@
+"""What `apps:rename` and `apps:clone` of a hub app need from this plugin, shared by the
+post-app-(rename|clone)[-setup] triggers.
+
+Dokku runs a trigger in every enabled plugin in alphabetical order, so during a rename or
+clone `config` (and on Dokku < 0.38 `docker-options`, which then held the mounts) has already
+copied the old app's settings to the new one when `jupyterhub` runs, while `network`,
+`postgres` and `storage` (0.38 keeps mounts there) copy theirs afterwards. The functions
+below therefore fix whichever app they are given and are idempotent: the setup triggers
+fix both apps (what the later plugins copy is then already right), and post-app-clone fixes
+the clone once everything has been copied.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from dokku_jupyterhub import create_plan, dokku_cli, dokku_state
+from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT
+from dokku_jupyterhub.output import verbose, warn
+from dokku_jupyterhub.paths import data_root, storage_root
+
+
+def fix_data_mount(app: str, wanted_host: str) -> None:
+    """Make `wanted_host` the app's only mount at /data."""
+    mounts = dokku_state.mounts(app)
+    wanted = dokku_state.StorageMount(wanted_host, DATA_MOUNT)
+    for m in mounts:
+        if m.container == DATA_MOUNT and m != wanted:
+            dokku_cli.run("storage:unmount", app, m.spec())
+    if wanted not in mounts:
+        dokku_cli.run("storage:mount", app, wanted.spec())
+
+
+def fix_network(app: str, net: str) -> None:
+    if not dokku_state.network_exists(net):
+        dokku_cli.run("network:create", net)
+    if dokku_state.attach_post_create(app) != net:
+        dokku_cli.run("network:set", app, "attach-post-create", net)
+
+
+def fix_config(app: str, pinned_image: str | None, extra: dict[str, str] | None = None) -> None:
+    """Set the name-derived config (and `extra`) where it differs; never restarts."""
+    have = dokku_state.config(app)
+    wanted = {**create_plan.identity_config(app, pinned_image), **(extra or {})}
+    pairs = [f"{k}={v}" for k, v in wanted.items() if have.get(k) != v]
+    if pairs:
+        dokku_cli.run("config:set", "--no-restart", app, *pairs)
+
+
+def clear_for(new: str) -> Path | None:
+    """Make room for `storage/<new>`: remove an empty leftover tree, move a non-empty one
+    aside (data is never deleted). Returns where it was moved, if it was."""
+    root = storage_root(new)
+    if not root.exists():
+        return None
+    if not any(p.is_file() or p.is_symlink() for p in root.rglob("*")):
+        shutil.rmtree(root)
+        return None
+    aside = root.with_name(f"{new}.kept-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.rename(root, aside)
+    warn(f"{root} already held data: moved it to {aside}")
+    return aside
+
+
+def move_data(old: str, new: str) -> None:
+    """Rename storage/<old> to storage/<new>. Running containers keep their bind mounts
+    (they follow the directory, not its name) until they are replaced."""
+    src = storage_root(old)
+    if not src.exists():
+        return
+    clear_for(new)
+    os.rename(src, storage_root(new))
+    verbose(f"users' data moved to {data_root(new)}")

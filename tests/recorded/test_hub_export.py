@@ -1,0 +1,79 @@
+"""`dokku jupyterhub:export <app> [DIR]`: the same files the default deploy uses."""
+
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+
+import pytest
+
+from dokku_jupyterhub import cli, hub_source, properties
+
+
+@pytest.fixture
+def app(dokku_env):
+    properties.set("hub", "hub-app", "true")
+    properties.set("hub", "hub-base-image", "mirror.local/jupyterhub:6.1.1")
+    return "hub"
+
+
+def run(*argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["jupyterhub:export", *argv])
+    return exit_info.value.code
+
+
+def test_export_to_a_directory(app, tmp_path, capsys):
+    dest = tmp_path / "src"
+    assert run(app, str(dest)) == 0
+    files = hub_source.render_files(hub_source.params_for(app))
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(files)
+    for path, content in files.items():
+        assert (dest / path).read_bytes() == content
+    assert "mirror.local/jupyterhub:6.1.1" in (dest / "Dockerfile").read_text()
+    assert "Exported the hub source of hub" in capsys.readouterr().out
+
+
+def test_non_empty_directory_needs_force(app, tmp_path, capsys):
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    assert run(app, str(dest)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(" !     ") and "is not empty" in err
+    assert sorted(p.name for p in dest.iterdir()) == ["notes.txt"]
+    assert run(app, str(dest), "--force") == 0
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert (dest / "jupyterhub_config.py").is_file()
+
+
+def test_tar_on_stdout_is_deterministic(app, capsysbinary):
+    assert run(app, "-") == 0
+    first = capsysbinary.readouterr().out
+    assert run(app) == 0  # stdout is not a terminal here
+    second = capsysbinary.readouterr().out
+    rendered = hub_source.render_files(hub_source.params_for(app))
+    assert first == second == hub_source.to_tar(rendered, top=app)
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        assert {m.name.split("/")[0] for m in tar.getmembers()} == {"hub"}
+        assert tar.extractfile("hub/images/Dockerfile").read().startswith(b"#")
+
+
+def test_terminal_without_dir_is_refused(app, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert run(app) == 1
+    assert "redirect stdout" in capsys.readouterr().err
+
+
+def test_not_a_hub_app(dokku_env, tmp_path, capsys):
+    assert run("plain", str(tmp_path / "x")) == 1
+    assert capsys.readouterr().err == " !     plain is not a jupyterhub app\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_file_in_the_way_is_refused(app, tmp_path, capsys):
+    dest = tmp_path / "f"
+    dest.write_text("x")
+    assert run(app, str(dest)) == 1
+    assert "is not a directory" in capsys.readouterr().err
