@@ -22,22 +22,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from post_deploy_unchanged import (  # noqa: E402 - this script's own folder first
-    DOCKER_CLI,
-    ROOT,
-    make_hub_image,
-    plugin_env,
-    remove_app_images,
-    write_images,
-)
+from benchlib import DOCKER_CLI, ROOT, make_hub_image, temporary_hub_app  # noqa: E402
 
 # A few seconds of real work on the bookworm base: venv creation runs ensurepip.
 RUN_STEP = "python3 -m venv /opt/venv && /opt/venv/bin/python -m compileall -q /usr/lib/python3.11"
@@ -45,24 +36,17 @@ RUN_STEP = "python3 -m venv /opt/venv && /opt/venv/bin/python -m compileall -q /
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    from support.baseimages import ensure_bookworm
 
-    from dokku_jupyterhub.notebook_build import engine, fingerprint, plan, records
+    from dokku_jupyterhub.hub_runtime import contract
+    from dokku_jupyterhub.notebook_build import engine, fingerprint, records
 
     client = docker.from_env(timeout=600)
-    base = ensure_bookworm(client)
-    app = f"djhbench-{uuid.uuid4().hex[:8]}"
-    repo = f"dokku/{app}-bench"
-    with tempfile.TemporaryDirectory(prefix="djh-bench-") as tmp:
-        lib = Path(tmp) / "lib"
-        (lib / "config" / "jupyterhub" / app).mkdir(parents=True)
-        (lib / "config" / "jupyterhub" / app / "hub-app").write_text("true")
-        env = plugin_env(lib)
-        images = Path(tmp) / "images"
-        write_images(images, base, RUN_STEP)
+    with temporary_hub_app(client, RUN_STEP) as bench:
+        app, env, images = bench.name, bench.env, bench.images
+        repo = f"dokku/{app}-bench"
         context_hash = fingerprint.context_hash(images, {})
-        labels = {plan.LABEL_APP: app, plan.LABEL_HASH: context_hash,
-                  plan.LABEL_REVISION: "bench", plan.LABEL_BUILT_AT: records.now()}
+        labels = {contract.LABEL_DOKKU_APP: app, contract.LABEL_BUILD_HASH: context_hash,
+                  contract.LABEL_BUILD_REVISION: "bench", contract.LABEL_BUILT_AT: records.now()}
         label_args = [f"--label={k}={v}" for k, v in labels.items()]
         cli_env = {**os.environ, "DOCKER_BUILDKIT": "0"}
 
@@ -109,7 +93,6 @@ def main() -> None:
         finally:
             for tag in (f"{repo}:cli", f"{repo}:py"):
                 subprocess.run([DOCKER_CLI, "rmi", "-f", tag], capture_output=True)
-            remove_app_images(client, app)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dokku_jupyterhub.hub_runtime.contract import DATA_SUBDIRS, NB_GID, NB_UID
 from dokku_jupyterhub.paths import data_root, storage_root
 from dokku_jupyterhub.properties import dokku_owner
 
-SUBDIRS = ("users", "user-settings", "shared", "colab", "groups")
-NOTEBOOK_OWNER = (1000, 100)  # jovyan:users in the Jupyter docker-stacks images
 ROOT_MODE = 0o755
 DATA_MODE = 0o750  # holds the hub's database and cookie secret: not for other host users
 SUBDIR_MODE = 0o755
@@ -33,7 +32,7 @@ def wanted(app: str) -> list[tuple[Path, int]]:
     """Every directory of the tree with its mode, parents first."""
     root = data_root(app)
     return [(storage_root(app), ROOT_MODE), (root, DATA_MODE)] + [
-        (root / name, SUBDIR_MODE) for name in SUBDIRS
+        (root / name, SUBDIR_MODE) for name in DATA_SUBDIRS
     ]
 
 
@@ -53,7 +52,7 @@ def ensure(app: str) -> list[Path]:
         path.mkdir(mode=mode, parents=True, exist_ok=True)
         os.chmod(path, mode)  # mkdir's mode is filtered by the umask
         if as_root:
-            owner = NOTEBOOK_OWNER if path.parent == data_root(app) else upper_owner
+            owner = (NB_UID, NB_GID) if path.parent == data_root(app) else upper_owner
             if owner:
                 os.chown(path, *owner)
         created.append(path)

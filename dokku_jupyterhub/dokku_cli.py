@@ -1,6 +1,6 @@
 """The one seam through which the plugin runs Dokku commands.
 
-Every `dokku ...` call goes through `run()`; tests point `DOKKU_BIN` at the contract stand-in
+Every `dokku ...` call goes through `run()`; tests point `DOKKU_BIN` at the Dokku stand-in
 (tests/standin) or replace `runner` with a recorder. Arguments are never echoed in errors:
 `config:set` carries secrets, so an error names the command only, and the last line of Dokku's
 own output is added with every argument value masked.

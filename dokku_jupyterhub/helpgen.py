@@ -1,5 +1,7 @@
-"""Generate, from the click commands (the one source), the help text that bash `commands`
-prints without starting Python, the `subcommands/` links, and README's command reference.
+"""Generate, from their one source, what is written down twice: from the click commands the
+help text that bash `commands` prints without starting Python, the `subcommands/` links and
+README's command reference; README's "What `create` does" steps from `create_plan.STEPS`;
+README's settings table from `setting_keys.SETTINGS`.
 
     python -m dokku_jupyterhub.helpgen          # write them
     python -m dokku_jupyterhub.helpgen --check  # exit 1 when any is stale (run by the tests)
@@ -21,7 +23,10 @@ HELP_FILE = ROOT / "dokku_jupyterhub" / "help.txt"
 SUBCOMMANDS = ROOT / "subcommands"
 SHIM = "../lib/subcommand"
 README = ROOT / "README.md"
-BEGIN, END = "<!-- commands:begin -->", "<!-- commands:end -->"
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 
 def usage(cmd: click.Command) -> str:
@@ -56,12 +61,40 @@ def help_lines() -> list[str]:
     return lines
 
 
-def readme_section() -> str:
+def _cell(text: str) -> str:
+    return text.replace("|", chr(92) + "|")
+
+
+def commands_section() -> list[str]:
     rows = ["| command | what it does |", "|---|---|"]
     for line in help_lines():
         cmd, desc = line.strip().split(", ", 1)
-        rows.append(f"| `dokku {cmd.replace('|', chr(92) + '|')}` | {desc} |")
-    return "\n".join([BEGIN, *rows, END])
+        rows.append(f"| `dokku {_cell(cmd)}` | {desc} |")
+    return rows
+
+
+def create_steps_section() -> list[str]:
+    from dokku_jupyterhub.create_plan import STEPS
+
+    return [f"{n}. {step}" for n, step in enumerate(STEPS, 1)]
+
+
+def settings_section() -> list[str]:
+    from dokku_jupyterhub.setting_keys import SETTINGS
+
+    rows = ["| key | what it is | kept in | takes effect | `--global` |", "|---|---|---|---|---|"]
+    for s in SETTINGS.values():
+        rows.append(f"| `{s.key}` | {_cell(s.means)} | {_cell(s.lives)} | {s.effect} | "
+                    f"{'yes' if s.global_ok else 'no'} |")
+    return rows
+
+
+# README section name -> its lines, each between `<!-- name:begin -->` and `<!-- name:end -->`.
+README_SECTIONS = {
+    "commands": commands_section,
+    "create-steps": create_steps_section,
+    "settings": settings_section,
+}
 
 
 def _wanted_links() -> set[str]:
@@ -69,14 +102,18 @@ def _wanted_links() -> set[str]:
 
 
 def _readme_text() -> str | None:
+    """README with every generated section rendered anew; None when a marker is missing."""
     if not README.exists():
         return None
     text = README.read_text()
-    if BEGIN not in text or END not in text:
-        return None
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + readme_section() + tail
+    for name, render in README_SECTIONS.items():
+        begin, end = _markers(name)
+        if begin not in text or end not in text:
+            return None
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + "\n".join([begin, *render(), end]) + tail
+    return text
 
 
 def stale() -> list[str]:
@@ -90,7 +127,7 @@ def stale() -> list[str]:
         problems.append("subcommands/")
     new_readme = _readme_text()
     if new_readme is None or new_readme != README.read_text():
-        problems.append("README.md (command reference between the commands markers)")
+        problems.append("README.md (the generated sections between their markers)")
     return problems
 
 

@@ -26,7 +26,3 @@ def require_hub_app(app: str, hint: str = "") -> str:
 def all_hub_apps() -> list[str]:
     """Every hub app of this host, sorted."""
     return properties.apps_with(HUB_APP_PROPERTY)
-
-
-def mark(app: str) -> None:
-    properties.set(app, HUB_APP_PROPERTY, "true")

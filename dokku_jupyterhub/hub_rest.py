@@ -20,10 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from dokku_jupyterhub import docker_api, dokku_cli
+from dokku_jupyterhub.hub_runtime.contract import (
+    HUB_PORT,
+    LABEL_DOKKU_APP,
+    LABEL_DOKKU_PROCESS,
+    Env,
+    network_name,
+)
 from dokku_jupyterhub.output import DokkuError
 
-TOKEN_KEY = "HUB_PLUGIN_API_TOKEN"
-PORT = 8000
+TOKEN_KEY = Env.API_TOKEN
+PORT = HUB_PORT
 TIMEOUT = 5.0
 PAGE = 200  # JupyterHub's default api_page_max_limit
 MAX_PAGES = 500
@@ -53,17 +60,13 @@ class HubView:
 # ---- where the hub is ------------------------------------------------------------------
 
 
-def network_name(app: str) -> str:
-    return f"{app}-network"  # DOCKER_NETWORK_NAME, set by create
-
-
 def _docker_locator(app: str) -> str:
     """Base URL of the app's running web container, on the app network."""
     try:
         client = docker_api.client()
     except DokkuError as exc:
         raise HubUnavailable(exc.message) from None
-    labels = [f"com.dokku.app-name={app}", "com.dokku.process-type=web"]
+    labels = [f"{LABEL_DOKKU_APP}={app}", f"{LABEL_DOKKU_PROCESS}=web"]
     try:
         found = client.containers.list(filters={"label": labels, "status": "running"})
     except Exception as exc:  # noqa: BLE001 - any engine failure means "cannot tell"

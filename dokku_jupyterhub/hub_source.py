@@ -24,6 +24,8 @@ from pathlib import Path
 import jinja2
 
 from dokku_jupyterhub import __version__, properties
+from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE
+from dokku_jupyterhub.validate import IMAGE_RE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HUB_PACKAGE = Path(__file__).resolve().parent / "hub_runtime"
@@ -49,9 +51,7 @@ TEMPLATE_FILES = {
     "images/requirements.txt": "images/requirements.txt.j2",
 }
 HUB_PACKAGE_DIR = "dokku_hub"
-_IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$")
 _WORDS_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*( [a-z0-9][a-z0-9.+-]*)*$")
-_APP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*$")
 _VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z0-9.]*)$")
 # Fixed metadata so the same files always make the same tar bytes.
@@ -72,9 +72,9 @@ class HubParams:
 def check_params(params: HubParams) -> None:
     """Values end up in Dockerfiles and JSON: refuse anything that is not a plain token."""
     checks = [
-        ("app name", params.app, _APP_RE),
-        ("hub base image", params.hub_base_image, _IMAGE_RE),
-        ("notebook base image", params.notebook_base_image, _IMAGE_RE),
+        ("app name", params.app, HUB_APP_RE),
+        ("hub base image", params.hub_base_image, IMAGE_RE),
+        ("notebook base image", params.notebook_base_image, IMAGE_RE),
         ("jupyterhub version", params.jupyterhub_version, _VERSION_RE),
         ("spellchecker language", params.spellchecker_language, _LANG_RE),
     ]

@@ -1,4 +1,4 @@
-"""Where Dokku keeps things (see shared/dokku-contract.md: "Where things live")."""
+"""Where Dokku keeps things: its library root (plugin data, properties, storage)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ from dokku_jupyterhub import PLUGIN_NAME
 
 def lib_root() -> Path:
     return Path(os.environ.get("DOKKU_LIB_ROOT") or "/var/lib/dokku")
-
-
-def dokku_root() -> Path:
-    return Path(os.environ.get("DOKKU_ROOT") or "/home/dokku")
 
 
 def plugin_data_dir() -> Path:

@@ -4,13 +4,13 @@ Each operation takes a policy document and returns a `PolicyChange`: a NEW docum
 never mutated) and the lines to tell the user, split into what was done and what was already
 so. Bad input raises `policy.PolicyError` before anything is computed, so a command that
 validates through these functions changes nothing on error. Validation of the whole document
-(schema, host limits) stays in `hub.policy.validate`, which the store runs before writing.
+(schema, host limits) stays in `hub_runtime.policy.validate`, which the store runs before writing.
 
 Names are normalised the way the hub will see them: JupyterHub lowercases usernames by
 default (`Authenticator.normalize_username`), so `Alice` is stored as `alice` and the command
-says so; with Azure AD the hub applies the old setup's rule (`hub.names.azure_username`) to the
-principal, so an address typed as `Alice.Smith@school.org` is stored as the hub username
-`alice-smith--school-org`. Anything still unsafe afterwards (`/`, `..`, a leading `.`,
+says so; with Azure AD the hub applies the old setup's rule
+(`hub_runtime.names.azure_username`) to the principal, so an address typed as
+`Alice.Smith@school.org` is stored as the hub username `alice-smith--school-org`. Anything still unsafe afterwards (`/`, `..`, a leading `.`,
 whitespace, control characters) is refused, never rewritten into something else.
 """
 
@@ -34,10 +34,6 @@ class PolicyChange:
     doc: dict[str, Any]
     done: tuple[str, ...] = ()  # what changed, one line each
     unchanged: tuple[str, ...] = ()  # what was already so
-
-    @property
-    def messages(self) -> tuple[str, ...]:
-        return self.done + self.unchanged
 
 
 @dataclass(frozen=True)
@@ -397,12 +393,3 @@ def named_users(doc: dict[str, Any]) -> list[str]:
         names |= set(spec.get("members", []))
     names |= set(doc.get("limits", {}).get("users", {}))
     return sorted(names)
-
-
-def counts(doc: dict[str, Any]) -> dict[str, int]:
-    """Sizes for a report: admins, allowed users, groups, users named anywhere."""
-    return {
-        "admins": len(doc.get("admins", [])),
-        "users": len(named_users(doc)),
-        "groups": len(doc.get("groups", {})),
-    }

@@ -102,10 +102,6 @@ def get_list(app: str, key: str) -> list[str]:
     return [line for line in value.split("\n") if line] if value else []
 
 
-def set_list(app: str, key: str, values: list[str]) -> None:
-    set(app, key, "\n".join(values))
-
-
 def all_for(app: str) -> dict[str, str]:
     d = _app_dir(app)
     if not d.is_dir():

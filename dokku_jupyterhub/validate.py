@@ -1,8 +1,9 @@
 """Checks of what an admin typed, before anything is changed.
 
-Every function returns the normalised value or raises `DokkuError` with the one line the
-admin sees. They are pure (no Dokku, no Docker, no files), so a command can check all its
-input first and then act; `caller_can_create` is the one exception and says so.
+Every function returns the normalised value or raises `DokkuError` (or, for what the policy
+rules check, `PolicyError`) with the one line the admin sees. They are pure (no Dokku, no
+Docker, no files), so a command can check all its input first and then act;
+`caller_can_create` is the one exception and says so.
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ import os
 import re
 from pathlib import Path
 
-from dokku_jupyterhub.hub_runtime import names, policy
+from dokku_jupyterhub import policy_ops
+from dokku_jupyterhub.hub_runtime import policy
+from dokku_jupyterhub.hub_runtime.contract import DOKKU_APP_RE, HUB_APP_CREATE_MAX
 from dokku_jupyterhub.output import DokkuError
 
-# Dokku's own rule (plugins/common/common.go IsValidAppName).
-DOKKU_APP_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-# A hub app's name also becomes a dokku-postgres service name (`<app>-db`, [A-Za-z0-9_-]+),
-# a DNS label in the `<app>.web` alias the notebook servers use to reach the hub (at most
-# 63 characters) and the directory name Dokku's storage helpers accept ([A-Za-z0-9_-]+):
-# so no dots, and short enough for `<app>-network` and friends.
-HUB_APP_MAX = 50
 # Hostnames: lowercase labels of letters, digits and inner hyphens (RFC 1123), 253 in all.
 _LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # nginx sizes: a number with an optional k/m/g unit (0 would mean "unlimited": refused).
@@ -28,7 +24,7 @@ _NGINX_SIZE_RE = re.compile(r"^([1-9][0-9]*)([kmg]?)$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # Docker image references: [registry[:port]/]path[:tag][@digest] (distribution's grammar,
 # simplified: a registry has a dot or a port or is localhost; lowercase path components).
-_IMAGE_RE = re.compile(
+IMAGE_RE = re.compile(
     r"^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?/|[a-zA-Z0-9-]+:[0-9]+/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
@@ -38,7 +34,7 @@ MAX_IDLE_TIMEOUT = 30 * 24 * 3600
 
 
 def app_name(name: str) -> str:
-    """A valid Dokku app name that can also carry a hub (see HUB_APP_MAX)."""
+    """A valid Dokku app name that can also carry a hub (see HUB_APP_CREATE_MAX)."""
     if not name:
         raise DokkuError("Please specify an app to run the command on")
     if not DOKKU_APP_RE.match(name):
@@ -51,8 +47,8 @@ def app_name(name: str) -> str:
             f"invalid hub app name {name!r}: no dots (the name is also used for the app's "
             "network, database service and storage directory)"
         )
-    if len(name) > HUB_APP_MAX:
-        raise DokkuError(f"invalid hub app name {name!r}: at most {HUB_APP_MAX} characters")
+    if len(name) > HUB_APP_CREATE_MAX:
+        raise DokkuError(f"invalid hub app name {name!r}: at most {HUB_APP_CREATE_MAX} characters")
     return name
 
 
@@ -85,17 +81,11 @@ def nginx_size(value: str, what: str = "max body size") -> str:
 
 def memory(value: str, host_memory: int | None = None) -> str:
     """A Docker memory size; with `host_memory` (bytes) also at most what the host has."""
-    try:
-        return policy.check_memory(value.strip().lower(), host_memory)
-    except policy.PolicyError as exc:
-        raise DokkuError(str(exc)) from None
+    return policy.check_memory(value.strip().lower(), host_memory)
 
 
 def cpu(value: str) -> str:
-    try:
-        return f"{policy.check_cpu(value):g}"
-    except policy.PolicyError as exc:
-        raise DokkuError(str(exc)) from None
+    return f"{policy.check_cpu(value):g}"
 
 
 def idle_timeout(value: str | int) -> int:
@@ -120,7 +110,7 @@ def email(value: str) -> str:
 
 def image(value: str, what: str = "image") -> str:
     v = value.strip()
-    if len(v) > 255 or not _IMAGE_RE.match(v):
+    if len(v) > 255 or not IMAGE_RE.match(v):
         raise DokkuError(
             f"invalid {what} {value!r}: use a Docker image reference like "
             "quay.io/jupyter/scipy-notebook:2024-05-27"
@@ -128,26 +118,10 @@ def image(value: str, what: str = "image") -> str:
     return v
 
 
-def username(value: str, provider: str = "none") -> str:
-    """The hub username for what was typed: JupyterHub lowercases usernames, and with Azure
-    AD the hub applies the old setup's rule to the principal; anything unsafe is refused."""
-    typed = value.strip()
-    name = names.azure_username(typed) if provider == "azuread" else typed.lower()
-    if not names.is_safe_name(name):
-        raise DokkuError(
-            f"invalid username {value!r}: use letters, digits and . _ @ + - starting "
-            "with a letter or digit (at most 64 characters)"
-        )
-    return name
-
-
 def usernames(values: tuple[str, ...] | list[str], provider: str = "none") -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values:
-        n = username(v, provider)
-        if n not in out:
-            out.append(n)
-    return tuple(out)
+    """The hub usernames for what was typed (policy_ops' rule: JupyterHub lowercases, the
+    Azure AD rule for azuread; anything unsafe is refused), duplicates dropped."""
+    return tuple(n.name for n in policy_ops.normalise_users(values, provider)) if values else ()
 
 
 def caller_can_create(storage_dir: Path, docker_socket: Path) -> None:

@@ -120,8 +120,7 @@ class Env:
     ALLOW_ALL = "HUB_ALLOW_ALL"
 
 
-# Keys whose values are secrets: shown only as MASK.
-SECRET_ENV_KEYS = (Env.ADMIN_PASSWORD, Env.API_TOKEN, Env.CLIENT_SECRET)
+# How a secret is shown, when it is shown at all.
 MASK = "********"
 
 # ---- login ---------------------------------------------------------------------------------

@@ -19,15 +19,6 @@ def is_safe_name(name: object) -> bool:
     return isinstance(name, str) and bool(SAFE_NAME_RE.fullmatch(name))
 
 
-def check_safe_name(name: object, what: str = "username") -> str:
-    if not is_safe_name(name):
-        raise ValueError(
-            f"invalid {what} {name!r}: use lowercase letters, digits and . _ @ + -, "
-            "starting with a letter or digit, at most 64 characters"
-        )
-    return name  # type: ignore[return-value]
-
-
 def azure_username(principal: str) -> str:
     """The old setup's Azure AD username rule, kept so existing data directories still match.
 

@@ -26,7 +26,6 @@ class PolicyCache:
         self._seen: tuple[int, int, int] | None = None  # identity of the file last looked at
         self._good: dict[str, Any] = policy.empty()
         self._good_from: str = "defaults (no policy file yet)"
-        self.last_error: str | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PolicyCache:
         return self  # shared state by design (see for_path)
@@ -45,7 +44,6 @@ class PolicyCache:
                 self._seen = (0, 0, 0)
                 self._good = policy.empty()
                 self._good_from = "defaults (no policy file yet)"
-                self.last_error = None
                 self.log.info("No policy file at %s: using the defaults", self.path)
             return
         except OSError as exc:
@@ -64,7 +62,6 @@ class PolicyCache:
             return
         self._good = doc
         self._good_from = self.path
-        self.last_error = None
         self.log.info(
             "Loaded policy %s: %d admins, %d groups",
             self.path,
@@ -73,7 +70,6 @@ class PolicyCache:
         )
 
     def _report(self, message: str) -> None:
-        self.last_error = message
         self.log.error("%s; keeping the last good policy (%s)", message, self._good_from)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import docker.errors
 
+from dokku_jupyterhub.hub_runtime.contract import LABEL_PURPOSE, hub_image  # noqa: F401
 from dokku_jupyterhub.output import DokkuError
 
 SOURCE_DIR = "/srv/jupyterhub/images"
@@ -32,10 +33,6 @@ REVISION_LABEL = "org.opencontainers.image.revision"
 # The archive is spooled to memory up to this size, then to a temporary file.
 SPOOL_BYTES = 32 << 20
 _REVISION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def hub_image(app: str, tag: str = "latest") -> str:
-    return f"dokku/{app}:{tag or 'latest'}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ def extract(api: Any, image: HubImage, dest: Path) -> bool:
     # `create` needs a command for images without one (FROM scratch); it never runs.
     container = api.create_container(
         image.id, command=["/nonexistent"], entrypoint=[], network_disabled=True,
-        labels={"org.dokku-jupyterhub.purpose": "read-build-context"},
+        labels={LABEL_PURPOSE: "read-build-context"},
     )
     cid = container["Id"]
     try:

@@ -24,6 +24,7 @@ import docker.errors
 import requests.exceptions
 
 from dokku_jupyterhub import docker_api, dokku_cli, properties
+from dokku_jupyterhub.hub_runtime import contract
 from dokku_jupyterhub.notebook_build import context, engine, fingerprint, lock, plan, records
 from dokku_jupyterhub.notebook_build.plan import Action
 from dokku_jupyterhub.output import (
@@ -47,7 +48,7 @@ class BuildFailed(DokkuError):
 
 
 @dataclass
-class Outcome:
+class BuildOutcome:
     action: Action
     message: str
     image_id: str | None = None
@@ -65,16 +66,16 @@ def ensure_notebook_image(
     force: bool = False,
     nocache: bool = False,
     network_mode: str | None = None,
-) -> Outcome:
+) -> BuildOutcome:
     decision = plan.pinned(app, properties.get(app, PINNED_PROPERTY))
     if decision:
         info1(f"Notebook image: {decision.reason}")
-        return Outcome(decision.action, decision.reason)
+        return BuildOutcome(decision.action, decision.reason)
     try:
         api = docker_api.client().api
         with lock.app_lock(app, on_wait=lambda: info1(
                 f"Another notebook image build for {app} is running: waiting for it to finish")):
-            return _locked(app, api, image_tag, force, nocache, network_mode)
+            return _build_holding_lock(app, api, image_tag, force, nocache, network_mode)
     except BuildFailed:
         raise
     except (DokkuError, docker.errors.DockerException, requests.exceptions.RequestException,
@@ -86,8 +87,8 @@ def ensure_notebook_image(
                           _kept_lines(app, None)) from exc
 
 
-def _locked(app: str, api, image_tag: str, force: bool, nocache: bool,
-            network_mode: str | None) -> Outcome:
+def _build_holding_lock(app: str, api, image_tag: str, force: bool, nocache: bool,
+            network_mode: str | None) -> BuildOutcome:
     hub = context.inspect_hub_image(api, context.hub_image(app, image_tag))
     target = plan.target_tag(app)
     buildargs = plan.buildargs(properties.get_with_global(app, BASE_IMAGE_PROPERTY))
@@ -101,7 +102,7 @@ def _locked(app: str, api, image_tag: str, force: bool, nocache: bool,
                                target_labels=target_labels, force=force)
         if decision.action is Action.NO_DOCKERFILE:
             info1(f"Notebook image: {decision.reason}")
-            return Outcome(decision.action, decision.reason)
+            return BuildOutcome(decision.action, decision.reason)
         if decision.action is Action.CONFLICT:
             records.failed(app, decision.reason, context_hash)
             raise BuildFailed(f"Notebook image for {app} not built: {decision.reason}")
@@ -111,23 +112,23 @@ def _locked(app: str, api, image_tag: str, force: bool, nocache: bool,
             message = (f"Notebook image {target} is current ({decision.reason}, "
                        f"context {context_hash[:12]})")
             info1(message)
-            return Outcome(decision.action, message, current)
+            return BuildOutcome(decision.action, message, current)
         return _build(app, api, hub, root, target, buildargs, context_hash, decision.reason,
                       nocache, network_mode)
 
 
 def _build(app: str, api, hub: context.HubImage, root: Path, target: str,
            buildargs: dict[str, str], context_hash: str, reason: str, nocache: bool,
-           network_mode: str | None) -> Outcome:
+           network_mode: str | None) -> BuildOutcome:
     revision = context.revision_from_image(hub) or _configured_revision(app) or "unknown"
     records.running(app, context_hash, revision)
     info1(f"Building notebook image {target} ({reason}; revision {revision[:12]}, "
           f"context {context_hash[:12]}{', no cache' if nocache else ''})")
     labels = {
-        plan.LABEL_APP: app,
-        plan.LABEL_HASH: context_hash,
-        plan.LABEL_REVISION: revision,
-        plan.LABEL_BUILT_AT: records.now(),
+        contract.LABEL_DOKKU_APP: app,
+        contract.LABEL_BUILD_HASH: context_hash,
+        contract.LABEL_BUILD_REVISION: revision,
+        contract.LABEL_BUILT_AT: records.now(),
     }
     temporary = engine.temporary_tag(target)
     started = time.monotonic()
@@ -161,7 +162,7 @@ def _build(app: str, api, hub: context.HubImage, root: Path, target: str,
     for problem in pruned.errors:
         warn(f"Could not remove an older notebook image: {problem}")
     verbose_quiet("New notebook servers start from it; running ones keep theirs until restarted")
-    return Outcome(Action.BUILD, message, new_id, pruned.removed)
+    return BuildOutcome(Action.BUILD, message, new_id, pruned.removed)
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,10 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-LABEL_APP = "com.dokku.app-name"
-LABEL_HASH = "org.dokku-jupyterhub.context-hash"
-LABEL_REVISION = "org.dokku-jupyterhub.revision"
-LABEL_BUILT_AT = "org.dokku-jupyterhub.built-at"
+from dokku_jupyterhub.hub_runtime.contract import LABEL_BUILD_HASH, LABEL_DOKKU_APP, notebook_image
 
 BASE_IMAGE_ARG = "NOTEBOOK_BASE_IMAGE"
 
@@ -36,7 +33,7 @@ class Decision:
 
 def target_tag(app: str) -> str:
     """The default DOCKER_JUPYTER_IMAGE of a hub app."""
-    return f"dokku/{app}-notebook:latest"
+    return notebook_image(app)
 
 
 def previous_tag(target: str) -> str:
@@ -83,7 +80,7 @@ def decide(
             "using DOCKER_JUPYTER_IMAGE as set",
         )
     labels = target_labels or {}
-    owner = labels.get(LABEL_APP)
+    owner = labels.get(LABEL_DOKKU_APP)
     if target_labels is not None and owner and owner != app:
         return Decision(
             Action.CONFLICT,
@@ -92,7 +89,7 @@ def decide(
         )
     if target_labels is None:
         return Decision(Action.BUILD, "no notebook image yet")
-    current = labels.get(LABEL_HASH) if owner == app else None
+    current = labels.get(LABEL_BUILD_HASH) if owner == app else None
     if current == context_hash:
         if force:
             return Decision(Action.BUILD, "images/ unchanged, rebuilding as asked (--force)")

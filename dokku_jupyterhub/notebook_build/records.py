@@ -1,9 +1,5 @@
-"""The outcome of the last notebook build, kept as app properties for `report`.
-
-Keys (shared contract): `last-build-status` (ok|failed|skipped|running), `last-build-time`
-(ISO 8601 UTC), `last-build-image-id`, `last-build-hash`, `last-build-error` (one line, no
-secrets), `last-build-revision`.
-"""
+"""The outcome of the last notebook build, kept as app properties for `report` (the keys
+are contract.BuildRecord)."""
 
 from __future__ import annotations
 
@@ -11,14 +7,11 @@ import re
 from datetime import datetime, timezone
 
 from dokku_jupyterhub import properties
+from dokku_jupyterhub.hub_runtime.contract import BuildRecord
 
-STATUS = "last-build-status"
-TIME = "last-build-time"
-IMAGE_ID = "last-build-image-id"
-HASH = "last-build-hash"
-ERROR = "last-build-error"
-REVISION = "last-build-revision"
-KEYS = (STATUS, TIME, IMAGE_ID, HASH, ERROR, REVISION)
+STATUS, TIME, IMAGE_ID = BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID
+HASH, ERROR, REVISION = BuildRecord.HASH, BuildRecord.ERROR, BuildRecord.REVISION
+KEYS = BuildRecord.KEYS
 
 MAX_ERROR = 300
 # Credentials in URLs (https://user:token@host) must not reach the report.

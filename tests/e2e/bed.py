@@ -38,7 +38,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "tests" / "standin"
-sys.path.insert(0, str(STANDIN))
+# Appended, not prepended: `standin` must stay the package tests/standin, not standin.py.
+sys.path.append(str(STANDIN))
 
 import state as st  # noqa: E402
 from support import docker_local  # noqa: E402

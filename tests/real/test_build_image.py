@@ -22,6 +22,7 @@ import docker
 import pytest
 
 from dokku_jupyterhub import cli, dokku_cli, properties, triggers
+from dokku_jupyterhub.hub_runtime import contract
 from dokku_jupyterhub.notebook_build import lock, plan, records
 
 pytestmark = pytest.mark.docker
@@ -73,7 +74,7 @@ class Hub:
 
     def notebook_images(self) -> list[dict]:
         return self.api.images(filters={"label": [f"com.dokku.app-name={self.app}",
-                                                  plan.LABEL_HASH]})
+                                                  contract.LABEL_BUILD_HASH]})
 
     def read_file(self, ref: str, path: str) -> tarfile.TarFile:
         """The archive of `path` inside image `ref`, as docker's API returns it."""
@@ -132,13 +133,13 @@ def test_first_build_tags_the_target_with_labels(hub, capsys):
     assert "building-" not in out  # the temporary tag is not shown
     labels = hub.labels(hub.target)
     assert labels["com.dokku.app-name"] == hub.app
-    assert len(labels[plan.LABEL_HASH]) == 64
-    assert labels[plan.LABEL_REVISION] == "abc123"
-    assert labels[plan.LABEL_BUILT_AT].endswith("Z")
+    assert len(labels[contract.LABEL_BUILD_HASH]) == 64
+    assert labels[contract.LABEL_BUILD_REVISION] == "abc123"
+    assert labels[contract.LABEL_BUILT_AT].endswith("Z")
     got = records.read(hub.app)
     assert got["last-build-status"] == "ok"
     assert got["last-build-image-id"] == hub.image_id(hub.target)
-    assert got["last-build-hash"] == labels[plan.LABEL_HASH]
+    assert got["last-build-hash"] == labels[contract.LABEL_BUILD_HASH]
     assert got["last-build-revision"] == "abc123"
     tags = [t for img in hub.notebook_images() for t in img["RepoTags"] or []]
     assert tags == [hub.target]  # no temporary tag left, no :previous on a first build
@@ -345,7 +346,8 @@ def test_foreign_and_unlabelled_images_are_never_pruned(hub):
     foreign = {
         # another app's notebook image, with every label of ours
         make(f"dokku/{other_app}-notebook:latest",
-             {"com.dokku.app-name": other_app, plan.LABEL_HASH: "h"}): f"{other_app} notebook",
+             {"com.dokku.app-name": other_app, contract.LABEL_BUILD_HASH: "h"}):
+            f"{other_app} notebook",
         # an image a person loaded by hand under our repository, without labels
         make(f"dokku/{hub.app}-notebook:manual", {}): "unlabelled, in our repository",
         # an image of this app that is not a notebook image of ours (the hub itself)
@@ -413,7 +415,7 @@ def test_rebuild_image_revision_from_dokku_config(hub, monkeypatch):
     monkeypatch.setattr(dokku_cli, "runner", recorder)
     assert rebuild_image(hub.app) == 0
     assert calls == [["config:get", hub.app, "GIT_REV"]]
-    assert hub.labels(hub.target)[plan.LABEL_REVISION] == "0123abcd"
+    assert hub.labels(hub.target)[contract.LABEL_BUILD_REVISION] == "0123abcd"
     assert records.read(hub.app)["last-build-revision"] == "0123abcd"
     assert rebuild_image(hub.app) == 0  # unchanged: no dokku call at all
     assert len(calls) == 1

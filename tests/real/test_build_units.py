@@ -18,6 +18,7 @@ import pytest
 from support.dokkuuser import require_dokku_user
 
 from dokku_jupyterhub import properties
+from dokku_jupyterhub.hub_runtime import contract
 from dokku_jupyterhub.notebook_build import context, engine, fingerprint, lock, plan, records
 from dokku_jupyterhub.notebook_build.plan import Action
 from dokku_jupyterhub.output import DokkuError
@@ -97,7 +98,7 @@ def test_digest_cannot_be_fooled_by_concatenation():
 
 
 def ours(app, h):
-    return {plan.LABEL_APP: app, plan.LABEL_HASH: h}
+    return {contract.LABEL_DOKKU_APP: app, contract.LABEL_BUILD_HASH: h}
 
 
 @pytest.mark.parametrize(
@@ -113,8 +114,8 @@ def ours(app, h):
         # a hand-loaded image under the default tag: replaced (and kept as :previous)
         (dict(has_dockerfile=True, context_hash="h", target_labels={}), Action.BUILD),
         # the tag holds another app's image (app "hub-notebook"'s own deploy): never overwrite
-        (dict(has_dockerfile=True, context_hash="h", target_labels={plan.LABEL_APP: "other"}),
-         Action.CONFLICT),
+        (dict(has_dockerfile=True, context_hash="h",
+              target_labels={contract.LABEL_DOKKU_APP: "other"}), Action.CONFLICT),
         (dict(has_dockerfile=True, context_hash="h", target_labels=ours("other", "h")),
          Action.CONFLICT),
     ],

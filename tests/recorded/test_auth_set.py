@@ -54,7 +54,7 @@ class DokkuRecorder:
 @pytest.fixture
 def dokku(dokku_env, monkeypatch):
     properties.set("hub", "hub-app", "true")
-    properties.set_list("hub", "domains", ["hub.example.edu"])
+    properties.set("hub", "domains", "hub.example.edu")
     recorder = DokkuRecorder()
     monkeypatch.setattr(dokku_cli, "runner", recorder)
     return recorder

@@ -55,7 +55,8 @@ HERE = Path(__file__).resolve().parent
 for _where in (Path(os.environ.get("STANDIN_ROOT", "/nonexistent")) / "usr/lib/standin",
                HERE.parent / "standin", HERE):
     if (_where / "state.py").is_file():
-        sys.path.insert(0, str(_where))
+        # Appended: `standin` must stay the package tests/standin, not its standin.py.
+        sys.path.append(str(_where))
         break
 sys.path.insert(0, str(HERE))
 

@@ -5,7 +5,7 @@ dokku-postgres or dokku-letsencrypt would reject. The flags and name rules come 
 stand-in's table (tests/standin/syntax.py), so the two fakes accept the same syntax; the
 argument counts and the report flags below are what this recorder models.
 
-The whole-command flows through the contract stand-in live in tests/bats/lifecycle.bats.
+The whole-command flows through the Dokku stand-in live in tests/bats/lifecycle.bats.
 """
 
 from __future__ import annotations
@@ -13,13 +13,21 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from standin.syntax import (
+
+from dokku_jupyterhub import dokku_cli
+
+# The stand-in's files import each other by name from their folder; so does this one.
+_STANDIN = str(Path(__file__).resolve().parents[1] / "standin")
+if _STANDIN not in sys.path:
+    sys.path.append(_STANDIN)
+from syntax import (  # noqa: E402
     APP_RE,
     FLAGS,
     KEY_RE,
@@ -29,8 +37,6 @@ from standin.syntax import (
     PORT_RE,
     SERVICE_RE,
 )
-
-from dokku_jupyterhub import dokku_cli
 
 LEGACY_MOUNT_RE = re.compile(r"^/.*:/")  # storage VerifyPaths, absolute host form
 

@@ -147,7 +147,7 @@ def test_git_from_archive_identical_content_fails_like_dokku(standin):
     assert sorted(standin.state.git_files("hub")) == ["Dockerfile", "images/a.txt"]
     again = subprocess.run([str(standin.dokku), "git:from-archive", "hub", "--"], input=tar,
                            capture_output=True, env=standin.env())
-    # Dokku's git-from-directory trigger returns 1 here (the contract's "exits 0" is wrong).
+    # Dokku's git-from-directory trigger returns 1 here, not 0.
     assert again.returncode == 1
     assert b" !     No changes detected, skipping git commit" in again.stderr
     assert len(standin.state.deploys("hub")) == 1

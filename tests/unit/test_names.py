@@ -13,7 +13,6 @@ from dokku_jupyterhub.hub_runtime import names
 )
 def test_safe_names(name):
     assert names.is_safe_name(name)
-    assert names.check_safe_name(name) == name
 
 
 @pytest.mark.parametrize(
@@ -23,8 +22,6 @@ def test_safe_names(name):
 )
 def test_unsafe_names(name):
     assert not names.is_safe_name(name)
-    with pytest.raises(ValueError, match="invalid username"):
-        names.check_safe_name(name)
 
 
 # The old setup's rule: lowercase; drop `,` and spaces; `@` -> `--`; `.` -> `-`; over 31

@@ -75,11 +75,11 @@ def test_overwrite_is_atomic_and_leaves_no_temporary_files(dokku_env, monkeypatc
 
 
 def test_lists_are_newline_separated(dokku_env):
-    props.set_list("hub", "domains", ["hub.example.edu", "jupyter.example.edu"])
+    props.set("hub", "domains", "hub.example.edu\njupyter.example.edu")
     path = dokku_env / "config/jupyterhub/hub/domains"
     assert path.read_text() == "hub.example.edu\njupyter.example.edu"
     assert props.get_list("hub", "domains") == ["hub.example.edu", "jupyter.example.edu"]
-    props.set_list("hub", "domains", [])
+    props.set("hub", "domains", "")
     assert props.get_list("hub", "domains") == []
     assert not path.exists()
 
@@ -127,7 +127,7 @@ def test_all_for_apps_with_destroy(dokku_env):
 
 def test_rename_and_clone(dokku_env):
     props.set("old", "hub-app", "true")
-    props.set_list("old", "domains", ["x.example.edu"])
+    props.set("old", "domains", "x.example.edu")
     props.clone("old", "copy")
     assert props.all_for("copy") == props.all_for("old")
     assert mode(dokku_env / "config/jupyterhub/copy/domains") == 0o600

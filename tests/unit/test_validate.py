@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dokku_jupyterhub import properties, validate
+from dokku_jupyterhub.hub_runtime.policy import PolicyError
 from dokku_jupyterhub.output import DokkuError
 
 
@@ -35,7 +36,7 @@ def test_domains_normalise_and_dedupe():
     ("Alice.Smith@school.org", "azuread", "alice-smith--school-org"),
 ])
 def test_usernames_as_the_hub_sees_them(typed, provider, stored):
-    assert validate.username(typed, provider) == stored
+    assert validate.usernames([typed], provider) == (stored,)
 
 
 @pytest.mark.parametrize("ref", [
@@ -51,10 +52,10 @@ def test_sizes_and_timeouts():
     assert validate.nginx_size("30M") == "30m"
     assert validate.memory("2G") == "2g"
     assert validate.memory("2G", host_memory=2 * 1024**3) == "2g"
-    with pytest.raises(DokkuError, match="more than this host has"):
+    with pytest.raises(PolicyError, match="more than this host has"):
         validate.memory("3g", host_memory=2 * 1024**3)
     assert validate.cpu("1.50") == "1.5"
     assert validate.idle_timeout("3600") == 3600
-    with pytest.raises(DokkuError):
+    with pytest.raises(PolicyError):
         validate.cpu("0")
     assert properties.GLOBAL == "--global"
