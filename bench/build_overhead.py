@@ -45,7 +45,7 @@ def main() -> None:
         app, env, images = bench.name, bench.env, bench.images
         repo = f"dokku/{app}-bench"
         context_hash = fingerprint.context_hash(images, {})
-        labels = {contract.LABEL_DOKKU_APP: app, contract.LABEL_BUILD_HASH: context_hash,
+        labels = {contract.LABEL_NOTEBOOK_APP: app, contract.LABEL_BUILD_HASH: context_hash,
                   contract.LABEL_BUILD_REVISION: "bench", contract.LABEL_BUILT_AT: records.now()}
         label_args = [f"--label={k}={v}" for k, v in labels.items()]
         cli_env = {**os.environ, "DOCKER_BUILDKIT": "0"}

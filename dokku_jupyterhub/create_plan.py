@@ -1,57 +1,14 @@
 """What `dokku jupyterhub:create <app>` does, read top to bottom.
 
 `plan(options, seen, secrets)` is a pure function: from the validated options and what Dokku
-already has for the app (`state.Observed`) it returns the ordered steps still missing. Every
-step compares the wanted state with the observed one, so a second run plans nothing ("already
-set up") and a run interrupted anywhere is finished by running the same command again:
-nothing is added twice and the data is never touched. `commands/lifecycle.py` observes,
-validates, plans and runs the steps; this module decides.
+already has for the app (`dokku_state.Observed`) it returns the ordered steps still missing.
+Every step compares the wanted state with the observed one, so a second run plans nothing
+("already set up") and a run interrupted anywhere is finished by running the same command
+again: nothing is added twice and the data is never touched. `cmds/lifecycle.py` observes,
+validates and plans, `create_steps.py` runs the steps; this module decides.
 
-The steps, in the order they run:
-
- 1. Mark the app as a hub app (plugin property `hub-app`), then `apps:create <app>`. The
-    mark comes first so an interruption right after `apps:create` still leaves a hub app
-    that a rerun recognises, and triggers can tell hub apps from others in milliseconds.
- 2. `ports:set <app> http:80:8000`: nginx forwards port 80 to the hub's proxy on 8000.
- 3. `storage:mount <app> /var/run/docker.sock:/var/run/docker.sock`: the hub starts each
-    user's notebook server as a sibling container through the host's Docker engine.
- 4. `domains:add <app> <domain>...`, for the domains the app does not have yet.
- 5. `network:create <app>-network` and `network:set <app> attach-post-create <app>-network`:
-    the hub and the notebook servers share this network; Dokku gives the hub the alias
-    `<app>.web` on it (HUB_IP). `bind-all-interfaces` is NOT set: it only publishes the
-    hub's port 8000 on a random port of every host interface, which nobody needs (nginx
-    reaches the hub on Docker's bridge, notebook servers through the alias) and which would
-    bypass nginx and TLS.
- 6. `config:set --no-restart <app> ...`: the hub's environment (see `hub_config`). The admin
-    password and the plugin's API token are generated once (`Secrets.fresh`, which apps:clone
-    uses too); reruns keep the existing ones, except an admin password shorter than the hub
-    accepts (left by an older plugin's clone: that hub never started), which is replaced.
- 7. The host data tree `data_root(app)` (see datadirs.py) and its mount at /data with
-    `storage:mount <app> <data_root>:/data`. The colon form is chosen deliberately over
-    0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub asks
-    Docker for bind mounts of EXACT host paths below `HUB_HOST_DATA_DIR` for every user's
-    server, so the path must be the one we pass; the Docker socket (a file) can only be
-    mounted this way anyway (`storage:create` wants a directory); and Dokku 0.38 still
-    accepts it (it records it as a `legacy-<hash>` entry) as older releases do. The colon
-    form refuses an existing mount, hence the comparison with `storage:list`. A different
-    mount at /data (left by `apps:clone`) is unmounted first.
- 8. The initial policy (admins, default memory limit) in `<data_root>/policy.json`.
- 9. `nginx:set <app> client-max-body-size <size>` (uploads; Dokku's default is 1m) and
-    `nginx:set <app> proxy-read-timeout 3600s` (idle kernels' websockets; default 60s),
-    then `proxy:build-config <app>`.
-10. Postgres when dokku-postgres is installed (and not `--no-postgres`): `postgres:create
-    <app>-db` when missing (recorded in the `postgres-service` property, so `destroy` only
-    ever offers to remove a service create made) and `postgres:link <app>-db <app>
-    --no-restart`, which sets DATABASE_URL (the hub maps `postgres://` to its driver
-    itself, so a re-link keeps working). Otherwise SQLite in /data; a hub recorded as
-    running on SQLite stays on it (its users and servers live in that file).
-11. `letsencrypt:set <app> email <addr>` when `--letsencrypt-email` is given.
-12. Deploy the default hub source: `git:from-archive <app> --` with the rendered hub app
-    (hubapp.py) as a tar on stdin, unless `--no-deploy` or the app already has source (a
-    rerun never replaces what the admin pushed). An app with source that never deployed
-    (an interrupted first deploy) is rebuilt with `ps:rebuild`; a deployed app whose
-    wiring changed is restarted with `ps:restart`.
-13. `letsencrypt:enable <app>` once deployed (the ACME challenge needs the running app).
+The steps, in the order they run, are `STEPS` (README renders them from there); the comments
+in `plan()` say why each is as it is.
 """
 
 from __future__ import annotations
@@ -61,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dokku_jupyterhub.dokku_state import LETSENCRYPT_INSTALL, Observed, StorageMount
+from dokku_jupyterhub.dokku_state import LETSENCRYPT_INSTALL, NO_VHOST, Observed, StorageMount
 from dokku_jupyterhub.hub_runtime.contract import (
     DATA_MOUNT,
     DEFAULT_IDLE_TIMEOUT,
@@ -84,6 +41,34 @@ PORT_MAP = f"http:80:{HUB_PORT}"
 PROXY_READ_TIMEOUT = "3600s"
 # Marks the step whose stdin is the rendered hub app (a tar), made by the runner when it runs.
 HUB_SOURCE = "hub-source"
+
+# What create does, one README line per step, in the order `plan()` takes them.
+STEPS = (
+    "marks the app as a hub app and `apps:create <app>`;",
+    "`domains:add` (before the port map: on a host without a global domain Dokku creates "
+    "apps without vhosts, and the first `domains:add` turns them on and clears an `http:80` "
+    "port map);",
+    f"`ports:set <app> {PORT_MAP}`;",
+    "mounts the Docker socket (the hub starts users' servers as sibling containers);",
+    "`network:create <app>-network` and `network:set <app> attach-post-create <app>-network` "
+    "(the hub is `<app>.web` on it; `bind-all-interfaces` is not set: it would publish the "
+    "hub on every host interface, bypassing nginx and TLS);",
+    "`config:set --no-restart` with the hub's environment (`DOCKER_NETWORK_NAME`, `HUB_IP`, "
+    "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, a generated admin password and API "
+    "token);",
+    "creates the data tree `/var/lib/dokku/data/storage/<app>/data` (`users`, "
+    "`user-settings`, `shared`, `colab`, `groups`) and mounts it at `/data`;",
+    "writes the policy file with the admins and the default memory limit;",
+    f"`nginx:set client-max-body-size {DEFAULT_MAX_BODY_SIZE}` and `proxy-read-timeout "
+    f"{PROXY_READ_TIMEOUT}` (Dokku's 1m and 60s break uploads and idle kernels' websockets), "
+    "then `proxy:build-config`;",
+    "with dokku-postgres: `postgres:create <app>-db` and `postgres:link --no-restart`; "
+    "otherwise SQLite on `/data`;",
+    "`letsencrypt:set <app> email ...`;",
+    "deploys the generated hub app with `git:from-archive <app> --` (the rendered source as a "
+    "tar on stdin; the app then has a normal git repo you can clone), unless `--no-deploy`;",
+    "`letsencrypt:enable <app>`.",
+)
 
 
 @dataclass(frozen=True)
@@ -224,30 +209,43 @@ def plan(
     app = opts.app
     b = _Builder()
 
-    # 1. the app, marked as a hub app first
+    # 1. The app, marked as a hub app first: an interruption right after `apps:create`
+    #    still leaves a hub app that a rerun recognises, and triggers can tell hub apps from
+    #    others in milliseconds.
     b.prop(seen, HUB_APP_PROPERTY, "true")
     if not seen.app_exists:
         b.dokku("Creating the app", "apps:create", app)
 
-    # 2. nginx port 80 -> the hub's proxy on 8000 (keep other mappings to 8000, e.g. https)
-    if PORT_MAP not in seen.ports:
+    # 2. Domains, before the port map. On a host without a global domain (Dokku's default
+    #    install) `apps:create` leaves the app without vhosts (NO_VHOST=1); the first
+    #    `domains:add` turns them on, and nginx-vhosts' pre-enable-vhost trigger then clears
+    #    any port map starting with http:80 (Dokku 0.38: plugins/domains/functions
+    #    domains_add, plugins/nginx-vhosts/pre-enable-vhost).
+    new_domains = [d for d in opts.domains if d not in seen.domains]
+    vhosts_off = not seen.app_exists or seen.config.get(NO_VHOST) == "1"
+    if new_domains:
+        b.dokku(f"Adding {', '.join(new_domains)}", "domains:add", app, *new_domains)
+    b.prop(seen, "domains", "\n".join([*seen.domains, *new_domains]))
+    ports = () if new_domains and vhosts_off else seen.ports
+
+    # 3. nginx port 80 -> the hub's proxy on 8000 (keep other mappings to 8000, e.g. https)
+    if PORT_MAP not in ports:
         keep = [p for p in seen.ports if p.endswith(f":{HUB_PORT}") and not p.startswith("http:")]
         b.dokku("Mapping port 80 to the hub", "ports:set", app, PORT_MAP, *keep)
         b.rewired = True
 
-    # 3. the Docker socket, for spawning notebook servers
+    # 4. The Docker socket: the hub starts each user's notebook server as a sibling
+    #    container through the host's Docker engine.
     socket = StorageMount(DOCKER_SOCKET, DOCKER_SOCKET)
     if socket not in seen.mounts:
         b.dokku("Mounting the Docker socket", "storage:mount", app, socket.spec())
         b.rewired = True
 
-    # 4. domains
-    new_domains = [d for d in opts.domains if d not in seen.domains]
-    if new_domains:
-        b.dokku(f"Adding {', '.join(new_domains)}", "domains:add", app, *new_domains)
-    b.prop(seen, "domains", "\n".join([*seen.domains, *new_domains]))
-
-    # 5. the network shared with the notebook servers
+    # 5. The network shared with the notebook servers; Dokku gives the hub the alias
+    #    `<app>.web` on it (HUB_IP). `bind-all-interfaces` is NOT set: it only publishes the
+    #    hub's port 8000 on a random port of every host interface, which nobody needs (nginx
+    #    reaches the hub on Docker's bridge, notebook servers through the alias) and which
+    #    would bypass nginx and TLS.
     net = network_name(app)
     if not seen.network_exists:
         b.dokku(f"Creating network {net}", "network:create", net)
@@ -255,7 +253,10 @@ def plan(
         b.dokku(f"Attaching the hub to {net}", "network:set", app, "attach-post-create", net)
         b.rewired = True
 
-    # 6. the hub's environment (only the keys that differ; secrets never change)
+    # 6. The hub's environment (only the keys that differ). The admin password and the
+    #    plugin's API token are generated once (`Secrets.fresh`, which apps:clone uses too);
+    #    reruns keep them, except an admin password shorter than the hub accepts (left by an
+    #    older plugin's clone: that hub never started), which is replaced.
     wanted = hub_config(opts, seen, secrets)
     changed = {k: v for k, v in wanted.items() if seen.config.get(k) != v}
     if changed:
@@ -274,7 +275,13 @@ def plan(
         b.prop(seen, "notebook-image", opts.notebook_image)
     b.prop(seen, "idle-timeout", wanted[Env.IDLE_TIMEOUT])
 
-    # 7. the data tree and its mount at /data
+    # 7. The data tree (datadirs.py) and its mount at /data, in the colon form rather than
+    #    0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub
+    #    asks Docker for bind mounts of EXACT host paths below HUB_HOST_DATA_DIR for every
+    #    user's server, so the path must be the one we pass; the Docker socket (a file) can
+    #    only be mounted this way anyway; Dokku 0.38 records it as a `legacy-<hash>` entry.
+    #    The colon form refuses an existing mount, hence the comparison with storage:list;
+    #    a different mount at /data (left by apps:clone) is unmounted first.
     if data_tree_missing:
         b.local(f"Creating the data tree in {data_root(app)}", "data-tree")
     data = StorageMount(str(data_root(app)), DATA_MOUNT)
@@ -309,7 +316,11 @@ def plan(
         b.dokku("Rebuilding the proxy config", "proxy:build-config", app)
     b.prop(seen, "max-body-size", size)
 
-    # 10. the hub's database
+    # 10. The hub's database: dokku-postgres when installed (and not --no-postgres), the
+    #     service recorded in the `postgres-service` property before it is made, so
+    #     `destroy` only ever offers to remove a service create made; `postgres:link` sets
+    #     DATABASE_URL (the hub maps `postgres://` to its driver itself). Otherwise SQLite
+    #     in /data; a hub recorded as running on SQLite stays on it.
     _database(b, opts, seen)
 
     # 11. letsencrypt email (enabled after the deploy)
@@ -317,7 +328,10 @@ def plan(
     if email and not seen.letsencrypt_active and seen.letsencrypt_email != email:
         b.dokku("Setting the letsencrypt email", "letsencrypt:set", app, "email", email)
 
-    # 12. the hub app itself
+    # 12. The hub app itself, unless --no-deploy or the app already has source (a rerun
+    #     never replaces what the admin pushed). An app with source that never deployed
+    #     (an interrupted first deploy) is rebuilt; a deployed app whose wiring changed is
+    #     restarted.
     if not opts.deploy:
         b.notes.append(
             f"Not deployed (--no-deploy): deploy with `dokku jupyterhub:export {app}` and "

@@ -70,6 +70,9 @@ class Observed:
     properties: dict[str, str] = field(default_factory=dict)
 
 
+# Dokku's config key of an app without vhosts ("1"), as `apps:create` leaves it on a host
+# without a global domain (plugins/domains/functions domains_setup).
+NO_VHOST = "NO_VHOST"
 # What to run when dokku-letsencrypt is missing.
 LETSENCRYPT_INSTALL = "sudo dokku plugin:install https://github.com/dokku/dokku-letsencrypt.git"
 NGINX_PROPERTIES = ("client-max-body-size", "proxy-read-timeout")

@@ -59,7 +59,7 @@ def letsencrypt_hint(app: str, active: bool | None, domains: tuple[str, ...]) ->
     if active is None:
         return f"not installed: {dokku_state.LETSENCRYPT_INSTALL}"
     if not domains:
-        return f"needs a domain first: dokku domains:add {app} hub.example.edu"
+        return f"needs a domain first: dokku jupyterhub:create {app} --domain hub.example.edu"
     return f"off: dokku letsencrypt:set {app} email ADDR && dokku letsencrypt:enable {app}"
 
 

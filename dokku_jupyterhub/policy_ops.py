@@ -10,8 +10,9 @@ Names are normalised the way the hub will see them: JupyterHub lowercases userna
 default (`Authenticator.normalize_username`), so `Alice` is stored as `alice` and the command
 says so; with Azure AD the hub applies the old setup's rule
 (`hub_runtime.names.azure_username`) to the principal, so an address typed as
-`Alice.Smith@school.org` is stored as the hub username `alice-smith--school-org`. Anything still unsafe afterwards (`/`, `..`, a leading `.`,
-whitespace, control characters) is refused, never rewritten into something else.
+`Alice.Smith@school.org` is stored as the hub username `alice-smith--school-org`. Anything
+still unsafe afterwards (`/`, `..`, a leading `.`, whitespace, control characters) is
+refused, never rewritten into something else.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
     LABEL_NOTEBOOK_APP,
     notebook_repository,
 )
+from dokku_jupyterhub.notebook_build.plan import image_owner
 from dokku_jupyterhub.output import DokkuError, info1_quiet, verbose_quiet, warn
 from dokku_jupyterhub.paths import lib_root
 
@@ -73,8 +74,8 @@ def notebook_images(client: Any, app: str) -> list[Any]:
     found: dict[str, Any] = {}
     for image in client.images.list(name=notebook_repository(app)):
         found[image.id] = image
-    for image in client.images.list(filters={"label": f"{LABEL_DOKKU_APP}={app}"}):
-        if LABEL_BUILD_HASH in (image.labels or {}):
+    for image in client.images.list(filters={"label": LABEL_BUILD_HASH}):
+        if image_owner(image.labels or {}) == app:
             found[image.id] = image
     return list(found.values())
 

@@ -32,6 +32,22 @@ def _write_tar(app: str, files: dict[str, bytes]) -> None:
 
 
 def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> None:
+    try:
+        _check_dest(files, dest, force)
+        written = hub_source.write_dir(files, dest)
+    except PermissionError as exc:
+        # Commands run as the dokku user, in the caller's working directory: a folder of
+        # root's (say /root) cannot even be looked into.
+        raise DokkuError(
+            f"cannot write {exc.filename or dest}: permission denied (commands run as the "
+            f"dokku user; `dokku jupyterhub:export {app} | tar -x` writes where you are)"
+        ) from None
+    info1(f"Exported the hub source of {app} to {dest}")
+    for path in written:
+        verbose(str(path.relative_to(dest)))
+
+
+def _check_dest(files: dict[str, bytes], dest: Path, force: bool) -> None:
     if dest.exists() and not dest.is_dir():
         raise DokkuError(f"{dest} exists and is not a directory")
     if dest.is_dir() and any(dest.iterdir()) and not force:
@@ -40,15 +56,6 @@ def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> No
         target = dest / path
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise DokkuError(f"{target} exists and is not a plain file: not overwriting it")
-    try:
-        written = hub_source.write_dir(files, dest)
-    except PermissionError as exc:
-        raise DokkuError(
-            f"cannot write {exc.filename}: permission denied (commands run as the dokku user)"
-        ) from None
-    info1(f"Exported the hub source of {app} to {dest}")
-    for path in written:
-        verbose(str(path.relative_to(dest)))
 
 
 @click.command("export")

@@ -125,7 +125,9 @@ def _summary(app: str, opts: create_plan.Options, seen: dokku_state.Observed, pl
     if doms:
         verbose(f"URL:       {'https' if tls else 'http'}://{doms[0]}/")
     else:
-        verbose(f"URL:       none yet: dokku domains:add {app} hub.example.edu")
+        # Through create: on a host without a global domain, Dokku's first domains:add
+        # clears the port map, and create maps port 80 again after it.
+        verbose(f"URL:       none yet: dokku jupyterhub:create {app} --domain hub.example.edu")
     if admins:
         verbose(f"Admins:    {', '.join(admins)} (log in with the admin password)")
     verbose(f"Password:  dokku config:get {app} {contract.Env.ADMIN_PASSWORD}")

@@ -59,10 +59,12 @@ def container_prefix(app: str) -> str:
 
 # ---- labels -------------------------------------------------------------------------------
 
-# Dokku's, on the app's images and containers (the plugin's notebook builds carry it too).
+# Dokku's, on the app's images and containers.
 LABEL_DOKKU_APP = "com.dokku.app-name"
 LABEL_DOKKU_PROCESS = "com.dokku.process-type"
-# The spawner's, on every notebook server it starts.
+# The plugin's, on every notebook image it builds and every notebook server the spawner
+# starts (value: the app). Notebook images never carry LABEL_DOKKU_APP: every Dokku deploy
+# prunes the unused images that do (plugins/common/docker.go DockerCleanup).
 LABEL_NOTEBOOK_APP = "org.dokku-jupyterhub.app"
 LABEL_NOTEBOOK_USER = "org.dokku-jupyterhub.user"
 # The notebook build's, on the images it makes.

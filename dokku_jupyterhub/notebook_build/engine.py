@@ -22,8 +22,8 @@ from typing import Any
 import docker.errors
 import requests.exceptions
 
-from dokku_jupyterhub.hub_runtime.contract import LABEL_BUILD_HASH, LABEL_DOKKU_APP
-from dokku_jupyterhub.notebook_build.plan import repository
+from dokku_jupyterhub.hub_runtime.contract import LABEL_BUILD_HASH
+from dokku_jupyterhub.notebook_build.plan import image_owner, repository
 
 TAIL_LINES = 15
 
@@ -277,7 +277,7 @@ class Pruned:
 
 def ours(image: Mapping[str, Any], app: str) -> bool:
     labels = image.get("Labels") or {}
-    return labels.get(LABEL_DOKKU_APP) == app and bool(labels.get(LABEL_BUILD_HASH))
+    return image_owner(labels) == app and bool(labels.get(LABEL_BUILD_HASH))
 
 
 def prune(api: Any, app: str, repo: str, keep: Iterable[str]) -> Pruned:
@@ -288,7 +288,7 @@ def prune(api: Any, app: str, repo: str, keep: Iterable[str]) -> Pruned:
     """
     keep = set(keep)
     result = Pruned()
-    for image in api.images(filters={"label": [f"{LABEL_DOKKU_APP}={app}", LABEL_BUILD_HASH]}):
+    for image in api.images(filters={"label": LABEL_BUILD_HASH}):
         if image["Id"] in keep or not ours(image, app):
             continue
         tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]

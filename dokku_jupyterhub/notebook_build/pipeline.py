@@ -125,7 +125,7 @@ def _build(app: str, api, hub: context.HubImage, root: Path, target: str,
     info1(f"Building notebook image {target} ({reason}; revision {revision[:12]}, "
           f"context {context_hash[:12]}{', no cache' if nocache else ''})")
     labels = {
-        contract.LABEL_DOKKU_APP: app,
+        contract.LABEL_NOTEBOOK_APP: app,
         contract.LABEL_BUILD_HASH: context_hash,
         contract.LABEL_BUILD_REVISION: revision,
         contract.LABEL_BUILT_AT: records.now(),

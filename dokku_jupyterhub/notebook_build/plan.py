@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from dokku_jupyterhub.hub_runtime.contract import LABEL_BUILD_HASH, LABEL_DOKKU_APP, notebook_image
+from dokku_jupyterhub.hub_runtime.contract import (
+    LABEL_BUILD_HASH,
+    LABEL_DOKKU_APP,
+    LABEL_NOTEBOOK_APP,
+    notebook_image,
+)
 
 BASE_IMAGE_ARG = "NOTEBOOK_BASE_IMAGE"
 
@@ -48,6 +53,14 @@ def repository(ref: str) -> str:
     return f"{head}/{name}" if head else name
 
 
+def image_owner(labels: Mapping[str, str]) -> str | None:
+    """The app a notebook image of this plugin belongs to: its own label, or Dokku's app label
+    on the images older versions of the plugin built (they carry the context hash too)."""
+    if labels.get(LABEL_NOTEBOOK_APP):
+        return labels[LABEL_NOTEBOOK_APP]
+    return labels.get(LABEL_DOKKU_APP) if labels.get(LABEL_BUILD_HASH) else None
+
+
 def buildargs(base_image: str | None) -> dict[str, str]:
     """Build arguments: NOTEBOOK_BASE_IMAGE only when set, so the Dockerfile's default holds."""
     return {BASE_IMAGE_ARG: base_image} if base_image else {}
@@ -80,7 +93,8 @@ def decide(
             "using DOCKER_JUPYTER_IMAGE as set",
         )
     labels = target_labels or {}
-    owner = labels.get(LABEL_DOKKU_APP)
+    # Ours, or a Dokku app's image (an app really named `<app>-notebook`).
+    owner = image_owner(labels) or labels.get(LABEL_DOKKU_APP)
     if target_labels is not None and owner and owner != app:
         return Decision(
             Action.CONFLICT,

@@ -235,7 +235,9 @@ def cleanup_docker(cli: docker.DockerClient, app: str, network: str) -> None:
     for image in cli.api.images(all=True):
         tags = image.get("RepoTags") or []
         mine = any(t.startswith((f"dokku/{app}:", f"dokku/{app}-")) for t in tags)
-        if mine or (image.get("Labels") or {}).get("com.dokku.app-name") == app:
+        labels = image.get("Labels") or {}
+        owners = (labels.get("com.dokku.app-name"), labels.get("org.dokku-jupyterhub.app"))
+        if mine or app in owners:
             with contextlib.suppress(docker.errors.APIError):
                 cli.api.remove_image(image["Id"], force=True)
 

@@ -73,7 +73,7 @@ class Hub:
         return self.api.inspect_image(ref)["Config"]["Labels"] or {}
 
     def notebook_images(self) -> list[dict]:
-        return self.api.images(filters={"label": [f"com.dokku.app-name={self.app}",
+        return self.api.images(filters={"label": [f"{contract.LABEL_NOTEBOOK_APP}={self.app}",
                                                   contract.LABEL_BUILD_HASH]})
 
     def read_file(self, ref: str, path: str) -> tarfile.TarFile:
@@ -88,13 +88,15 @@ class Hub:
     def containers(self) -> list[dict]:
         """Containers left from this app's images (e.g. intermediate build containers)."""
         return [c for name in (self.app, f"{self.app}x", f"{self.app}-notebook")
-                for c in self.api.containers(all=True,
-                                             filters={"label": f"com.dokku.app-name={name}"})]
+                for label in ("com.dokku.app-name", contract.LABEL_NOTEBOOK_APP)
+                for c in self.api.containers(all=True, filters={"label": f"{label}={name}"})]
 
     def cleanup(self) -> None:
         for container in self.containers():
             self.api.remove_container(container["Id"], force=True)
-        for img in self.api.images(filters={"label": f"com.dokku.app-name={self.app}"}):
+        for img in [*self.api.images(filters={"label": f"com.dokku.app-name={self.app}"}),
+                    *self.api.images(
+                        filters={"label": f"{contract.LABEL_NOTEBOOK_APP}={self.app}"})]:
             for tag in img.get("RepoTags") or []:
                 if tag != "<none>:<none>":
                     self.api.remove_image(tag, force=True)
@@ -132,7 +134,9 @@ def test_first_build_tags_the_target_with_labels(hub, capsys):
     assert re.search(r"^       Step 1/\d+ : FROM scratch$", out, re.M)
     assert "building-" not in out  # the temporary tag is not shown
     labels = hub.labels(hub.target)
-    assert labels["com.dokku.app-name"] == hub.app
+    assert labels[contract.LABEL_NOTEBOOK_APP] == hub.app
+    # Never Dokku's app label: every Dokku deploy prunes the unused images that carry it.
+    assert "com.dokku.app-name" not in labels
     assert len(labels[contract.LABEL_BUILD_HASH]) == 64
     assert labels[contract.LABEL_BUILD_REVISION] == "abc123"
     assert labels[contract.LABEL_BUILT_AT].endswith("Z")
@@ -346,7 +350,7 @@ def test_foreign_and_unlabelled_images_are_never_pruned(hub):
     foreign = {
         # another app's notebook image, with every label of ours
         make(f"dokku/{other_app}-notebook:latest",
-             {"com.dokku.app-name": other_app, contract.LABEL_BUILD_HASH: "h"}):
+             {contract.LABEL_NOTEBOOK_APP: other_app, contract.LABEL_BUILD_HASH: "h"}):
             f"{other_app} notebook",
         # an image a person loaded by hand under our repository, without labels
         make(f"dokku/{hub.app}-notebook:manual", {}): "unlabelled, in our repository",

@@ -98,7 +98,7 @@ def test_digest_cannot_be_fooled_by_concatenation():
 
 
 def ours(app, h):
-    return {contract.LABEL_DOKKU_APP: app, contract.LABEL_BUILD_HASH: h}
+    return {contract.LABEL_NOTEBOOK_APP: app, contract.LABEL_BUILD_HASH: h}
 
 
 @pytest.mark.parametrize(
@@ -118,10 +118,22 @@ def ours(app, h):
               target_labels={contract.LABEL_DOKKU_APP: "other"}), Action.CONFLICT),
         (dict(has_dockerfile=True, context_hash="h", target_labels=ours("other", "h")),
          Action.CONFLICT),
+        # built by an older plugin version, labelled as Dokku's own: still ours, still current
+        (dict(has_dockerfile=True, context_hash="h",
+              target_labels={contract.LABEL_DOKKU_APP: "hub", contract.LABEL_BUILD_HASH: "h"}),
+         Action.SKIP),
     ],
 )
 def test_decide(kwargs, action):
     assert plan.decide("hub", **kwargs).action is action
+
+
+def test_image_owner_is_our_label_or_an_older_builds_dokku_label():
+    assert plan.image_owner(ours("hub", "h")) == "hub"
+    assert plan.image_owner({contract.LABEL_DOKKU_APP: "hub", contract.LABEL_BUILD_HASH: "h"}) \
+        == "hub"
+    assert plan.image_owner({contract.LABEL_DOKKU_APP: "hub"}) is None  # the hub's own image
+    assert plan.image_owner({}) is None
 
 
 def test_pinned_image_turns_builds_off():

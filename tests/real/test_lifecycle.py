@@ -53,8 +53,9 @@ def app(engine):
     for repo in (f"dokku/{name}-notebook", f"dokku/{name}"):
         for img in engine.images.list(name=repo):
             engine.images.remove(img.id, force=True)
-    for img in engine.images.list(filters={"label": f"com.dokku.app-name={name}"}):
-        engine.images.remove(img.id, force=True)
+    for label in ("com.dokku.app-name", "org.dokku-jupyterhub.app"):
+        for img in engine.images.list(filters={"label": f"{label}={name}"}):
+            engine.images.remove(img.id, force=True)
     for net in engine.networks.list(names=[f"{name}-network"]):
         net.remove()
 
@@ -117,7 +118,8 @@ def test_purge_data_deletes_the_tree(hub, app, capsys):
 
 def test_destroy_removes_notebook_images_and_users_servers(hub, app, engine, capsys):
     built = tiny_image(engine, f"dokku/{app}-notebook:latest",
-                       {"com.dokku.app-name": app, "org.dokku-jupyterhub.context-hash": "h1"})
+                       {"org.dokku-jupyterhub.app": app, "org.dokku-jupyterhub.context-hash": "h1"})
+    # built by an older plugin version, which labelled notebook images as Dokku's own
     older = tiny_image(engine, f"djh-test/{app}-old:1",
                        {"com.dokku.app-name": app, "org.dokku-jupyterhub.context-hash": "h0"})
     pinned = tiny_image(engine, f"djh-test/{app}-pinned:1", {})  # the admin's own image

@@ -43,9 +43,9 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     secret_pw, token = env["HUB_ADMIN_PASSWORD"], env["HUB_PLUGIN_API_TOKEN"]
     assert fake.changes() == [
         ("apps:create", "hub"),
+        ("domains:add", "hub", "hub.example.edu"),
         ("ports:set", "hub", "http:80:8000"),
         ("storage:mount", "hub", "/var/run/docker.sock:/var/run/docker.sock"),
-        ("domains:add", "hub", "hub.example.edu"),
         ("network:create", "hub-network"),
         ("network:set", "hub", "attach-post-create", "hub-network"),
         ("config:set", "--no-restart", "hub",
@@ -244,3 +244,18 @@ def test_data_tree_owners_and_modes_as_root(dokku_env, monkeypatch):
     for path in created[2:]:
         st = path.stat()
         assert (st.st_uid, st.st_gid) == (1000, 100), path
+
+
+def test_the_port_map_survives_dokkus_first_domain(fake, capsys):
+    """Dokku creates an app without vhosts on a host without a global domain; its first
+    domains:add turns them on and clears an http:80 port map. create maps port 80 after
+    the domain, also when a hub made without a domain gets one later."""
+    assert run(capsys, *FULL)[0] == 0
+    assert fake.ports["hub"] == ["http:80:8000"]
+    assert run(capsys, "jupyterhub:create", "blog", "--admin", "alice")[0] == 0
+    assert fake.ports["blog"] == ["http:80:8000"] and fake.config["blog"]["NO_VHOST"] == "1"
+    fake.calls.clear()
+    assert run(capsys, "jupyterhub:create", "blog", "--domain", "blog.example.edu")[0] == 0
+    assert fake.ports["blog"] == ["http:80:8000"]
+    cmds = [c[0] for c in fake.changes()]
+    assert cmds.index("domains:add") < cmds.index("ports:set")

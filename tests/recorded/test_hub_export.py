@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,40 @@ def test_file_in_the_way_is_refused(app, tmp_path, capsys):
     dest.write_text("x")
     assert run(app, str(dest)) == 1
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_a_folder_the_dokku_user_cannot_enter_is_one_clear_line():
+    """Dokku runs the command as the dokku user in the caller's working directory: from
+    root's own 0700 home the destination cannot even be looked at."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from support.dokkuuser import require_dokku_user
+
+    require_dokku_user()
+    dokku = pwd.getpwnam("dokku")
+    tmp_path = Path(tempfile.mkdtemp(prefix="djh-export-", dir="/tmp"))
+    tmp_path.chmod(0o755)
+    lib = tmp_path / "lib"
+    (lib / "config" / "jupyterhub" / "hub").mkdir(parents=True)
+    (lib / "config" / "jupyterhub" / "hub" / "hub-app").write_text("true")
+    for d in [tmp_path, *tmp_path.rglob("*")]:
+        os.chown(d, dokku.pw_uid, dokku.pw_gid)
+    private = tmp_path / "root-home"
+    private.mkdir(mode=0o700)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        ["setpriv", "--reuid=dokku", "--regid=dokku", "--init-groups", "--",
+         sys.executable, "-m", "dokku_jupyterhub", "jupyterhub:export", "hub",
+         str(private / "hub-src")],
+        cwd="/", capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(root), "DOKKU_LIB_ROOT": str(lib)},
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(" !     cannot write ")
+    assert "permission denied" in done.stderr and "| tar -x" in done.stderr
+    assert not (private / "hub-src").exists()
+    shutil.rmtree(tmp_path)

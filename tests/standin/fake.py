@@ -274,7 +274,28 @@ def create_app(app: str) -> None:
     info1_quiet(f"Creating {app}...")
     (st.dokku_root(ROOT) / app).mkdir(mode=0o755)
     st.prop_set("apps", app, "created-at", str(int(time.time())), ROOT)
+    if not _global_vhosts():
+        # plugins/domains/functions domains_setup: no global domain, so no app vhosts.
+        st.write_env(app, {**st.read_env(app, ROOT), "NO_VHOST": "1"}, ROOT)
     trigger("post-create", app)
+
+
+def _global_vhosts() -> list[str]:
+    path = st.dokku_root(ROOT) / "VHOST"
+    names = path.read_text().split() if path.is_file() else []
+    return [n for n in names if DOMAIN_RE.match(n)]
+
+
+def _enable_vhosts(app: str) -> None:
+    """plugins/domains/functions domains_enable for an app without vhosts: nginx-vhosts'
+    pre-enable-vhost clears a port map that starts with http:80 or https:443, then
+    NO_VHOST=0."""
+    env = st.read_env(app, ROOT)
+    if env.get("NO_VHOST") != "1":
+        return
+    if any(m.startswith(("http:80:", "https:443:")) for m in st.ports(app, ROOT)):
+        _save_ports(app, [])
+    st.write_env(app, {**env, "NO_VHOST": "0"}, ROOT)
 
 
 CORE_PROPERTY_PLUGINS = ("apps", "common", "network", "nginx", "ports", "ps", "scheduler",
@@ -338,7 +359,11 @@ def apps_destroy(args):
 @command("apps:exists")
 def apps_exists(args):
     _, pos = parse(args)
-    verify_app(pos[0] if pos else "")
+    try:
+        verify_app(pos[0] if pos else "")
+    except Fail as exc:
+        # plugins/common/common.go AppDoesNotExist.ExitCode
+        raise Fail(exc.message, 20 if "does not exist" in exc.message else exc.code) from None
 
 
 @command("apps:list")
@@ -896,8 +921,16 @@ def storage_list(args):
     if fmt not in ("text", "json"):
         raise Fail("Invalid --format value specified")
     if fmt == "json":
-        out(json.dumps([{"host_path": m["host"], "container_path": m["container"],
-                         "volume_options": m["options"]} for m in st.attachments(app, ROOT)]))
+        # plugins/storage/storage.go StorageListEntry: entry_name, readonly and
+        # volume_options are omitted when empty.
+        rows = []
+        for m in st.attachments(app, ROOT):
+            opts = [o for o in (m["options"] or "").split(",") if o]
+            row = {"entry_name": m["entry"], "host_path": m["host"],
+                   "container_path": m["container"], "readonly": "ro" in opts,
+                   "volume_options": ",".join(o for o in opts if o != "ro")}
+            rows.append({k: v for k, v in row.items() if v or k.endswith("_path")})
+        out(json.dumps(rows, separators=(",", ":")))
         return
     info1_quiet(f"{app} volume bind-mounts:")
     for line in st.mounts(app, ROOT):
@@ -952,6 +985,7 @@ def domains_add(args):
         if d in have:
             raise Fail(f"{d} is already defined for {app}")
     _save_domains(app, have + names)
+    _enable_vhosts(app)
     _maybe_rebuild_proxy(app)
     info1_quiet(f"Added {' '.join(names)} to {app}")
 
@@ -962,6 +996,7 @@ def domains_set(args):
     if not names:
         raise Fail("Please specify a domain name")
     _save_domains(app, list(dict.fromkeys(names)))
+    _enable_vhosts(app)
     _maybe_rebuild_proxy(app)
     info1_quiet(f"Set {' '.join(names)} for {app}")
 

@@ -5,8 +5,10 @@ The stand-in (tests/standin) records what `dokku` commands set up and, on every 
 that executable; it runs `deploy()` here, which does what Dokku 0.38 does with a Dockerfile
 app (dokku/dokku plugins/builder-dockerfile, scheduler-docker-local, network, checks):
 
-1. build SOURCE_DIR into `dokku/<app>:latest` (labels `com.dokku.app-name`,
-   `com.dokku.image-stage=release`), offline (`network_mode="none"`: no registry here);
+1. prune the app's unused images (every image labelled `com.dokku.app-name=<app>` that no
+   container uses, as Dokku does before each build), then build SOURCE_DIR into
+   `dokku/<app>:latest` (labels `com.dokku.app-name`, `com.dokku.image-stage=release`),
+   offline (`network_mode="none"`: no registry here);
 2. `docker container create` from the recorded state: `--env` for every merged config key,
    `DYNO=web.1`, `PORT=<container port of the first port mapping>`, `-v` per storage mount
    (the Docker socket too), deploy-phase docker-options, `--init`,
@@ -412,10 +414,18 @@ def retire(wait: int, old_ids: list[str]) -> None:
                 cli.api.kill(oid)
 
 
+def cleanup(cli: docker.DockerClient, app: str) -> None:
+    """What Dokku does before every build (plugins/common/functions dokku_receive ->
+    docker_cleanup, plugins/common/docker.go pruneUnusedImages): remove every image labelled
+    `com.dokku.app-name=<app>` that no container uses."""
+    cli.api.prune_images(filters={"dangling": False, "label": f"com.dokku.app-name={app}"})
+
+
 def deploy(app: str, source: str, root: Path) -> int:
     cli = docker.from_env(timeout=600)
     image = f"dokku/{app}:latest"
     if source:
+        cleanup(cli, app)
         build(cli, app, Path(source), root)
     try:
         cli.images.get(image)

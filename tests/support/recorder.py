@@ -199,7 +199,9 @@ class FakeDokku:
             if app in self.apps:
                 raise _Refused("Name is already taken")
             self.apps.add(app)
-            self.config[app] = {}
+            # A host without a global domain (Dokku's default install) makes apps without
+            # vhosts (plugins/domains/functions domains_setup).
+            self.config[app] = {"NO_VHOST": "1"}
             self.domains[app] = []
             return ""
         if cmd == "apps:destroy":
@@ -252,6 +254,12 @@ class FakeDokku:
             for d in pos[1:]:
                 if d not in self.domains[app]:
                     self.domains[app].append(d)
+            if env.get("NO_VHOST") == "1":
+                # Turning vhosts on clears a port map for vhost-less mode
+                # (plugins/nginx-vhosts/pre-enable-vhost).
+                if any(p.startswith(("http:80:", "https:443:")) for p in self.ports.get(app, [])):
+                    self.ports[app] = []
+                env["NO_VHOST"] = "0"
             return ""
         if cmd == "ports:report":
             return " ".join(self.ports.get(app, [])) + "\n"
