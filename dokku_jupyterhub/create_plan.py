@@ -51,8 +51,9 @@ STEPS = (
     f"`ports:set <app> {PORT_MAP}`;",
     "mounts the Docker socket (the hub starts users' servers as sibling containers);",
     "`network:create <app>-network` and `network:set <app> attach-post-create <app>-network` "
-    "(the hub is `<app>.web` on it; `bind-all-interfaces` is not set: it would publish the "
-    "hub on every host interface, bypassing nginx and TLS);",
+    "(the hub is `<app>.web` on it), and `network:set <app> bind-all-interfaces false`: on, "
+    "it would publish the hub on every host interface, bypassing nginx and TLS, and Dokku "
+    "turns it on at the next `plugin:install` for every app that has not set it;",
     "`config:set --no-restart` with the hub's environment (`DOCKER_NETWORK_NAME`, `HUB_IP`, "
     "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, a generated admin password and API "
     "token);",
@@ -242,16 +243,22 @@ def plan(
         b.rewired = True
 
     # 5. The network shared with the notebook servers; Dokku gives the hub the alias
-    #    `<app>.web` on it (HUB_IP). `bind-all-interfaces` is NOT set: it only publishes the
-    #    hub's port 8000 on a random port of every host interface, which nobody needs (nginx
-    #    reaches the hub on Docker's bridge, notebook servers through the alias) and which
-    #    would bypass nginx and TLS.
+    #    `<app>.web` on it (HUB_IP). `bind-all-interfaces` stays false: it only publishes
+    #    the hub's port 8000 on a random port of every host interface, which nobody needs
+    #    (nginx reaches the hub on Docker's bridge, notebook servers through the alias) and
+    #    which would bypass nginx and TLS.
     net = network_name(app)
     if not seen.network_exists:
         b.dokku(f"Creating network {net}", "network:create", net)
     if seen.attach_post_create != net:
         b.dokku(f"Attaching the hub to {net}", "network:set", app, "attach-post-create", net)
         b.rewired = True
+    # Set explicitly: Dokku's network install trigger turns it on for every app without it
+    # at the next `plugin:install` or `plugin:update` (plugins/network/triggers.go).
+    if seen.bind_all_interfaces != "false":
+        b.dokku("Keeping the hub off the host's own interfaces", "network:set", app,
+                "bind-all-interfaces", "false")
+        b.rewired = b.rewired or seen.bind_all_interfaces == "true"
 
     # 6. The hub's environment (only the keys that differ). The admin password and the
     #    plugin's API token are generated once (`Secrets.fresh`, which apps:clone uses too);

@@ -11,12 +11,14 @@ used and why:
     ports:report <app> --ports-map             space-separated scheme:host:container
     network:exists <net>                       exit status
     network:report <app> --network-attach-post-create
+    config/network/<app>/bind-all-interfaces   read as a file: the report cannot tell "false"
+                                               from unset, which Dokku's install flips to true
     nginx:report <app> --nginx-<property>      empty when unset (Dokku's default applies)
     postgres:exists <svc>
     postgres:info <svc> --links                space-separated apps, `-` for none
     letsencrypt:report <app> --letsencrypt-active  true|false
     letsencrypt:report <app> --letsencrypt-email   fails when empty (bash report)
-    git:report <app> --git-sha                 empty when the app has no source yet
+    git:report <app> --git-sha                 `HEAD` when the app has no commit yet
     ps:report <app> --deployed                 true|false
 
 Whether dokku-postgres / dokku-letsencrypt are installed is read from the enabled-plugins
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +61,7 @@ class Observed:
     ports: tuple[str, ...] = ()
     network_exists: bool = False
     attach_post_create: str = ""
+    bind_all_interfaces: str | None = None  # None: the property is not set
     nginx: dict[str, str] = field(default_factory=dict)
     postgres_installed: bool = False
     postgres_service_exists: bool = False
@@ -73,6 +77,7 @@ class Observed:
 # Dokku's config key of an app without vhosts ("1"), as `apps:create` leaves it on a host
 # without a global domain (plugins/domains/functions domains_setup).
 NO_VHOST = "NO_VHOST"
+_SHA_RE = re.compile(r"[0-9a-f]{40,64}")
 # What to run when dokku-letsencrypt is missing.
 LETSENCRYPT_INSTALL = "sudo dokku plugin:install https://github.com/dokku/dokku-letsencrypt.git"
 NGINX_PROPERTIES = ("client-max-body-size", "proxy-read-timeout")
@@ -130,6 +135,17 @@ def attach_post_create(app: str) -> str:
     return _out("network:report", app, "--network-attach-post-create")
 
 
+def bind_all_interfaces(app: str) -> str | None:
+    """The app's `bind-all-interfaces` network property, None when it is not set. Dokku's
+    network install trigger (every `plugin:install` and `plugin:update`) sets it to true for
+    every app without it (plugins/network/triggers.go TriggerInstall), which publishes the
+    web port on every host interface at the next deploy."""
+    try:
+        return (lib_root() / "config" / "network" / app / "bind-all-interfaces").read_text()
+    except FileNotFoundError:
+        return None
+
+
 def nginx(app: str) -> dict[str, str]:
     return {p: _out("nginx:report", app, f"--nginx-{p}") for p in NGINX_PROPERTIES}
 
@@ -161,7 +177,9 @@ def letsencrypt_email(app: str) -> str:
 
 
 def has_source(app: str) -> bool:
-    return bool(_out("git:report", app, "--git-sha"))
+    """Whether the app's repository has a commit. Dokku prints `HEAD` for a new app's empty
+    repository (plugins/git/report.go reportSha: `git rev-parse HEAD`), a sha otherwise."""
+    return bool(_SHA_RE.fullmatch(_out("git:report", app, "--git-sha")))
 
 
 def deployed(app: str) -> bool:
@@ -193,6 +211,7 @@ def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
         domains=domains(app),
         ports=ports(app),
         attach_post_create=attach_post_create(app),
+        bind_all_interfaces=bind_all_interfaces(app),
         nginx=nginx(app),
         postgres_linked=service_exists and app in postgres_links(service),
         letsencrypt_active=bool(check_le and letsencrypt_active(app)),

@@ -33,7 +33,12 @@ def main(argv: list[str]) -> int:
     if dokku_state.plugin_enabled("postgres"):
         for service in originals_services(argv[0]):
             if dokku_state.postgres_exists(service) and new in dokku_state.postgres_links(service):
-                dokku_cli.run("postgres:unlink", service, new, "--no-restart")
+                # post-app-clone-setup unset the clone's DATABASE_URL already, so
+                # dokku-postgres drops the link and then fails with "Not linked to app":
+                # only a link it left behind is an error.
+                dokku_cli.run("postgres:unlink", service, new, "--no-restart", check=False)
+                if new in dokku_state.postgres_links(service):
+                    dokku_cli.run("postgres:unlink", service, new, "--no-restart")
                 verbose(f"{new} no longer uses {service} (the original's database)")
     if Env.DATABASE_URL in dokku_state.config(new):
         dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)

@@ -176,6 +176,10 @@ def test_notebook_container_is_not_root_and_cannot_reach_docker(hub, users):
     assert not any("docker.sock" in path for path in mounted)
     probe = c.exec_run(["sh", "-c", "ls -l /var/run/docker.sock /run/docker.sock"])
     assert probe.exit_code != 0
+    # Not one of the app's own containers for Dokku, which stops and removes those with the
+    # hub (ps:stop, apps:rename, apps:destroy: scheduler-docker-local's label filter).
+    assert "com.dokku.app-name" not in (c.labels or {})
+    assert c.labels["org.dokku-jupyterhub.app"] == hub.app
 
 
 def test_redeploy_keeps_servers_sessions_and_database(hub, users):

@@ -48,6 +48,7 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
         ("storage:mount", "hub", "/var/run/docker.sock:/var/run/docker.sock"),
         ("network:create", "hub-network"),
         ("network:set", "hub", "attach-post-create", "hub-network"),
+        ("network:set", "hub", "bind-all-interfaces", "false"),
         ("config:set", "--no-restart", "hub",
          "DOCKER_NETWORK_NAME=hub-network", "HUB_IP=hub.web",
          "DOCKER_JUPYTER_IMAGE=dokku/hub-notebook:latest", "HUB_APP_NAME=hub",
@@ -162,6 +163,12 @@ def test_no_deploy_and_no_postgres(fake, capsys):
     assert properties.get("hub", "db-kind") == "sqlite"
     assert "SQLite" in out and "--no-postgres" in out
     assert "--no-deploy" in out
+    # as the note says: run create again without --no-deploy. The app's repository has no
+    # commit yet (Dokku's git:report prints HEAD), so it deploys the generated source.
+    fake.calls.clear()
+    code, out, err = run(capsys, "jupyterhub:create", "hub")
+    assert code == 0, err
+    assert [c[0] for c in fake.changes()] == ["git:from-archive"]
 
 
 def test_without_dokku_postgres_uses_sqlite_with_a_note(dokku_env, monkeypatch, capsys, engine):

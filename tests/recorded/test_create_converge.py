@@ -107,7 +107,7 @@ def _interrupt_at(n: int, monkeypatch) -> None:
     monkeypatch.setattr(create_steps, "run_step", flaky)
 
 
-STEPS = 24  # steps of a full create (Dokku commands and local effects)
+STEPS = 25  # steps of a full create (Dokku commands and local effects)
 DOKKU_CHANGES = 16  # of which state-changing Dokku commands
 
 

@@ -397,6 +397,13 @@ def _rename_or_clone(args, clone: bool):
     create_app(new)
     copy_core_state(old, new)
     trigger(f"post-app-{'clone' if clone else 'rename'}-setup", old, new)
+    if clone:
+        # dokku-postgres' post-app-clone-setup (after jupyterhub's, in plugn's order): the
+        # clone joins the LINKS of every service linked to the original.
+        for service in _linked_services(old):
+            links = st.postgres_links(service, ROOT)
+            (_service_dir(service) / "LINKS").write_text(
+                "".join(f"{a}\n" for a in sorted({*links, new})))
     if not clone:
         os.environ["DOKKU_APPS_FORCE_DELETE"] = "1"
         destroy_app(old)
@@ -722,6 +729,17 @@ def network_set(args):
     value = ",".join(values) if key.startswith("attach") else (values[0] if values else "")
     info2_quiet(f"Setting {key} to {value}" if value else f"Unsetting {key}")
     st.prop_set("network", app, key, value, ROOT)
+
+
+@command("network:install-trigger")
+def network_install_trigger(args):
+    """plugins/network/triggers.go TriggerInstall, run on every plugin:install/update: every
+    app without `bind-all-interfaces` gets it, `true` (its proxy-is-enabled call succeeds)."""
+    for app in st.apps(ROOT):
+        if "bind-all-interfaces" not in st.network(app, ROOT):
+            if not quiet():
+                verbose("Setting network property 'bind-all-interfaces' to true")
+            st.prop_set("network", app, "bind-all-interfaces", "true", ROOT)
 
 
 @command("network:report")
@@ -1176,8 +1194,10 @@ def git_report(args):
     app = pos[0] if pos else ""
     verify_app(app)
     flag = next((a for a in args if a.startswith("--git-")), None)
+    # plugins/git/report.go reportSha: `git rev-parse HEAD` in the app's repository, which
+    # echoes `HEAD` while the repository has no commit.
     report(app, "git", {"Git deploy branch": "master",
-                        "Git sha": st.git_rev(app, ROOT) or ""}, flag, "git")
+                        "Git sha": st.git_rev(app, ROOT) or "HEAD"}, flag, "git")
 
 
 def _ps_targets(args) -> list[str]:
@@ -1328,6 +1348,10 @@ def _service_dir(service: str) -> Path:
     return st.lib_root(ROOT) / "services/postgres" / service
 
 
+def _linked_services(app: str) -> list[str]:
+    return [s for s in st.postgres_services(ROOT) if app in st.postgres_links(s, ROOT)]
+
+
 def _service(args_pos: list[str], must_exist: bool = True) -> str:
     service = args_pos[0] if args_pos else ""
     if not service or not re.match(r"^[A-Za-z0-9_-]+$", service):
@@ -1437,13 +1461,15 @@ def postgres_unlink(args):
     verify_app(app)
     url = _service_url(service)
     keys = [k for k, v in st.read_env(app, ROOT).items() if v.split("?")[0] == url]
-    if not keys:
-        raise Fail(f"Not linked to app {app}")
+    # common-functions service_unlink: LINKS and docker-options go first, then it fails when
+    # no config var holds the service's URL.
     links = [a for a in st.postgres_links(service, ROOT) if a != app]
     (_service_dir(service) / "LINKS").write_text("".join(f"{a}\n" for a in links))
     host = "dokku-postgres-" + service.replace(".", "-")
     dokku("docker-options:remove", app, "build,deploy,run",
           f"--link dokku.postgres.{service}:{host}")
+    if not keys:
+        raise Fail(f"Not linked to app {app}")
     if "--no-restart" in os.environ.get("DOKKU_GLOBAL_FLAGS", ""):
         dokku("config:unset", "--no-restart", app, *keys)
     else:

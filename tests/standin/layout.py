@@ -293,6 +293,9 @@ def _plugin_dir(
     if name == "plugin":
         _write(d / "install",
                f'#!/usr/bin/env bash\nexec "{lib}/plugin-cmd" --install-trigger\n', 0o755)
+    if name == "network":
+        _write(d / "install",
+               f'#!/usr/bin/env bash\nexec "{lib}/core-shim" network:install-trigger\n', 0o755)
 
 
 def make_root(root: Path | str, plugins: tuple[str, ...] | list[str] = ()) -> Path:

@@ -78,6 +78,7 @@ FLAGS: dict[str, Flags] = {
     "network:create": _f(),
     "network:destroy": _f(bools="force"),
     "network:exists": _f(),
+    "network:install-trigger": _f(),
     "network:list": _f(values="format"),
     "network:report": _f(values="format", report=True),
     "network:set": _f(),

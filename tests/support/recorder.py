@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dokku_jupyterhub import dokku_cli
+from dokku_jupyterhub import dokku_cli, paths
 
 # The stand-in's files import each other by name from their folder; so does this one.
 _STANDIN = str(Path(__file__).resolve().parents[1] / "standin")
@@ -283,7 +283,15 @@ class FakeDokku:
         if cmd == "network:report":
             return self.network_props.get(app, {}).get("attach-post-create", "") + "\n"
         if cmd == "network:set":
-            self.network_props.setdefault(app, {})[pos[1]] = pos[2] if len(pos) > 2 else ""
+            value = pos[2] if len(pos) > 2 else ""
+            self.network_props.setdefault(app, {})[pos[1]] = value
+            # Dokku's property file, which the plugin reads for bind-all-interfaces.
+            prop = paths.lib_root() / "config" / "network" / app / pos[1]
+            if value:
+                prop.parent.mkdir(parents=True, exist_ok=True)
+                prop.write_text(value)
+            else:
+                prop.unlink(missing_ok=True)
             return ""
         if cmd == "nginx:report":
             prop = next(iter(flags)).removeprefix("--nginx-")
@@ -346,7 +354,8 @@ class FakeDokku:
             self.le_active.add(app)
             return ""
         if cmd == "git:report":
-            return ("0123abcd" if app in self.source else "") + "\n"
+            # `git rev-parse HEAD` of the app's repository: `HEAD` before the first commit.
+            return ("0123abcd" * 5 if app in self.source else "HEAD") + "\n"
         if cmd == "git:from-archive":
             assert data, "git:from-archive -- needs the archive on stdin"
             assert_single_top_folder(data)

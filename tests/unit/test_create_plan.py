@@ -23,6 +23,7 @@ def done_state(app: str = "hub", **changes) -> dokku_state.Observed:
         ports=("http:80:8000",),
         network_exists=True,
         attach_post_create=f"{app}-network",
+        bind_all_interfaces="false",
         nginx={"client-max-body-size": "30m", "proxy-read-timeout": "3600s"},
         postgres_installed=True,
         postgres_service_exists=True,
@@ -119,3 +120,24 @@ def test_a_hub_on_sqlite_stays_on_sqlite(dokku_env):
                                   "postgres-service": ""})
     steps = create_plan.plan(create_plan.Options(app="hub"), seen, SECRETS, POLICY, False).steps
     assert steps == ()
+
+
+def test_plan_pins_bind_all_interfaces_off():
+    """Dokku's network install trigger turns bind-all-interfaces on for every app without
+    the property: create sets it, and repairs it (with a restart) when it was turned on."""
+    unset = create_plan.plan(create_plan.Options(app="hub"), done_state(bind_all_interfaces=None),
+                             SECRETS, POLICY, False).steps
+    assert [s.dokku for s in unset] == [("network:set", "hub", "bind-all-interfaces", "false")]
+    on = create_plan.plan(create_plan.Options(app="hub"), done_state(bind_all_interfaces="true"),
+                          SECRETS, POLICY, False).steps
+    assert [s.dokku for s in on] == [("network:set", "hub", "bind-all-interfaces", "false"),
+                                     ("ps:restart", "hub")]
+
+
+def test_plan_maps_port_80_again_after_a_first_domain():
+    """An app without vhosts (NO_VHOST=1) loses its http:80 port map at its first domain."""
+    seen = done_state(domains=(), config={**done_state().config, "NO_VHOST": "1"})
+    steps = create_plan.plan(create_plan.Options(app="hub", domains=("hub.example.edu",)), seen,
+                             SECRETS, POLICY, False).steps
+    dokku = [s.dokku[0] for s in steps if s.dokku]
+    assert dokku[:2] == ["domains:add", "ports:set"]
