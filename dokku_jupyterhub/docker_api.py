@@ -14,12 +14,13 @@ import docker
 import docker.errors
 import requests
 
+from dokku_jupyterhub.hub_runtime.contract import DOCKER_SOCKET
 from dokku_jupyterhub.output import DokkuError
 
 
 def _default_factory() -> docker.DockerClient:
     return docker.DockerClient(
-        base_url=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+        base_url=os.environ.get("DOCKER_HOST") or f"unix://{DOCKER_SOCKET}",
         timeout=int(os.environ.get("DOKKU_JUPYTERHUB_DOCKER_TIMEOUT", "600")),
     )
 

@@ -16,7 +16,7 @@ import click
 
 from dokku_jupyterhub import dokku_cli, policy_store, properties
 from dokku_jupyterhub.hub_apps import require_hub_app
-from dokku_jupyterhub.hub_runtime.contract import MASK
+from dokku_jupyterhub.hub_runtime.contract import MASK, Env
 from dokku_jupyterhub.login_config import LOGIN_NAMES, SECRET_KEYS, AuthChange, plan_change
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 
@@ -156,7 +156,7 @@ def auth_set(
         verbose("Closed login: the policy's admins sign in with the admin password")
         verbose(f"(read it with: dokku config:get {app} HUB_ADMIN_PASSWORD)")
     else:
-        callback = change.values["HUB_OAUTH_CALLBACK_URL"]
+        callback = change.values[Env.CALLBACK_URL]
         verbose(f"Register this redirect URI at the provider: {callback}")
     if no_restart:
         verbose(f"Not restarted: run `dokku ps:restart {app}` to apply")

@@ -50,8 +50,8 @@ def main(argv: list[str]) -> int:
 
     candidates = create_plan.Secrets.fresh()  # the same generator as create: the hub accepts it
     fresh = {
-        "HUB_ADMIN_PASSWORD": candidates.admin_password,
-        "HUB_PLUGIN_API_TOKEN": candidates.api_token,
+        Env.ADMIN_PASSWORD: candidates.admin_password,
+        Env.API_TOKEN: candidates.api_token,
     }
     rename_clone.fix_config(new, properties.get(new, "notebook-image"), fresh)
     if Env.DATABASE_URL in dokku_state.config(new):

@@ -16,6 +16,9 @@ from dokku_jupyterhub.output import DokkuError
 SECRET = "s3cr3t-Value-that-must-not-leak"
 
 
+# A new app's config on a host without a global domain (Dokku: no vhosts).
+NEW_APP = {"NO_VHOST": "1"}
+
 @pytest.fixture
 def standin(monkeypatch):
     host = Standin.create()
@@ -87,7 +90,7 @@ def test_a_failing_command_reports_dokkus_last_line(standin):
 def test_runs_as_the_dokku_user_and_is_recorded(standin):
     dokku_cli.run("apps:create", "hub")
     dokku_cli.run("config:set", "--no-restart", "hub", f"HUB_OAUTH_CLIENT_SECRET={SECRET}")
-    assert standin.state.config("hub") == {"HUB_OAUTH_CLIENT_SECRET": SECRET}
+    assert standin.state.config("hub") == {"HUB_OAUTH_CLIENT_SECRET": SECRET, **NEW_APP}
     calls = standin.calls("config:set")
     assert [c["argv"] for c in calls] == [
         ["config:set", "--no-restart", "hub", f"HUB_OAUTH_CLIENT_SECRET={SECRET}"]
@@ -104,7 +107,7 @@ def test_outer_app_name_does_not_leak_into_nested_calls(standin, monkeypatch):
                          capture_output=True, text=True)
     assert raw.returncode == 1 and "Invalid env pair: hub" in raw.stderr  # what the seam avoids
     dokku_cli.run("config:set", "--no-restart", "hub", "A=1")
-    assert standin.state.config("hub") == {"A": "1"}
+    assert standin.state.config("hub") == {"A": "1", **NEW_APP}
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -160,9 +163,9 @@ def test_injected_failure_happens_once_and_changes_nothing(standin, monkeypatch)
     with pytest.raises(DokkuError) as exc:
         dokku_cli.run("config:set", "--no-restart", "hub", "A=1")
     assert "injected" in exc.value.message
-    assert standin.state.config("hub") == {}
+    assert standin.state.config("hub") == NEW_APP
     dokku_cli.run("config:set", "--no-restart", "hub", "A=1")
-    assert standin.state.config("hub") == {"A": "1"}
+    assert standin.state.config("hub") == {"A": "1", **NEW_APP}
 
 
 def test_storage_both_forms(standin):
