@@ -172,6 +172,12 @@ def check(opts: Options, seen: Observed, policy_doc: Mapping[str, Any] | None) -
             raise DokkuError("--letsencrypt-email needs a domain: add --domain hub.example.edu")
 
 
+def attach_networks(value: str, drop: str | None = None) -> list[str]:
+    """The networks of an `attach-post-create` value (Dokku: comma-separated), without
+    `drop` (the network of the app's old name)."""
+    return [n for n in value.split(",") if n and n != drop]
+
+
 def identity_config(app: str, pinned_image: str | None) -> dict[str, str]:
     """The config that follows from the app's name (rename and clone rewrite it)."""
     return {
@@ -250,8 +256,11 @@ def plan(
     net = network_name(app)
     if not seen.network_exists:
         b.dokku(f"Creating network {net}", "network:create", net)
-    if seen.attach_post_create != net:
-        b.dokku(f"Attaching the hub to {net}", "network:set", app, "attach-post-create", net)
+    attached = attach_networks(seen.attach_post_create)
+    if net not in attached:
+        # Dokku keeps the list comma-separated and attaches every one: keep the admin's.
+        b.dokku(f"Attaching the hub to {net}", "network:set", app, "attach-post-create",
+                *attached, net)
         b.rewired = True
     # Set explicitly: Dokku's network install trigger turns it on for every app without it
     # at the next `plugin:install` or `plugin:update` (plugins/network/triggers.go).

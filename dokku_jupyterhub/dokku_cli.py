@@ -46,8 +46,14 @@ _OUTER_ONLY = ("DOKKU_APP_NAME", "DOKKU_GLOBAL_FLAGS")
 _SECRET_ARGS = ("config:set",)
 
 
+def command_of(args: Sequence[str]) -> str | None:
+    """The Dokku command of an argv, past Dokku's global flags (`--quiet config:set ...`)."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
 def child_env(args: Sequence[str] = ()) -> dict[str, str]:
-    drop = _OUTER_ONLY + (("DOKKU_TRACE",) if args and args[0] in _SECRET_ARGS else ())
+    secret = command_of(args) in _SECRET_ARGS
+    drop = _OUTER_ONLY + (("DOKKU_TRACE",) if secret else ())
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 

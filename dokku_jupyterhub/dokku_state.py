@@ -11,12 +11,12 @@ used and why:
     ports:report <app> --ports-map             space-separated scheme:host:container
     network:exists <net>                       exit status
     network:report <app> --network-attach-post-create
-    config/network/<app>/bind-all-interfaces   read as a file: the report cannot tell "false"
-                                               from unset, which Dokku's install flips to true
+    network:report <app> --network-bind-all-interfaces  the raw property, empty when unset
     nginx:report <app> --nginx-<property>      empty when unset (Dokku's default applies)
     postgres:exists <svc>
     postgres:info <svc> --links                space-separated apps, `-` for none
     letsencrypt:report <app> --letsencrypt-active  true|false
+    certs:report <app> --ssl-enabled           true|false (letsencrypt's certificate or one added)
     letsencrypt:report <app> --letsencrypt-email   fails when empty (bash report)
     git:report <app> --git-sha                 `HEAD` when the app has no commit yet
     ps:report <app> --deployed                 true|false
@@ -136,14 +136,11 @@ def attach_post_create(app: str) -> str:
 
 
 def bind_all_interfaces(app: str) -> str | None:
-    """The app's `bind-all-interfaces` network property, None when it is not set. Dokku's
-    network install trigger (every `plugin:install` and `plugin:update`) sets it to true for
-    every app without it (plugins/network/triggers.go TriggerInstall), which publishes the
-    web port on every host interface at the next deploy."""
-    try:
-        return (lib_root() / "config" / "network" / app / "bind-all-interfaces").read_text()
-    except FileNotFoundError:
-        return None
+    """The app's `bind-all-interfaces` network property, None when it is not set (the report
+    prints the raw property). Dokku's network install trigger (every `plugin:install` and
+    `plugin:update`) sets it to true for every app without it (plugins/network/triggers.go
+    TriggerInstall), which publishes the web port on every host interface."""
+    return _out("network:report", app, "--network-bind-all-interfaces") or None
 
 
 def nginx(app: str) -> dict[str, str]:
@@ -163,6 +160,12 @@ def service_of_url(url: str | None) -> str | None:
     """The dokku-postgres service a DATABASE_URL points at (`...@dokku-postgres-<svc>:...`)."""
     host = (url or "").split("@", 1)[-1].split(":", 1)[0].split("/", 1)[0]
     return host.removeprefix("dokku-postgres-") if host.startswith("dokku-postgres-") else None
+
+
+def ssl_enabled(app: str) -> bool:
+    """Whether nginx serves the app over https (a certificate from letsencrypt or certs:add)."""
+    result = dokku_cli.run("certs:report", app, "--ssl-enabled", check=False)
+    return result.ok and result.stdout.strip() == "true"
 
 
 def letsencrypt_active(app: str) -> bool:

@@ -67,7 +67,7 @@ def read_policy(app: str) -> tuple[dict, str]:
     """The app's policy (defaults without a file) and "", or {} and why it cannot be used."""
     path = policy_store.policy_path(app)
     try:
-        return policy.loads(path.read_text()), ""
+        return policy.loads(path.read_bytes()), ""
     except FileNotFoundError:
         return policy.empty(), ""
     except OSError as exc:

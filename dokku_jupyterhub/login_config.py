@@ -95,10 +95,12 @@ def _check_url(name: str, value: str, warnings: list[str]) -> str:
 
 
 def plan_change(
-    app: str, provider: str, options: dict[str, str | None], allow_all: bool = False
+    app: str, provider: str, options: dict[str, str | None], allow_all: bool = False,
+    tls: bool = True,
 ) -> AuthChange:
     """Validate (reads only the app's recorded domains) and return the change, or raise
-    DokkuError. Each call states the whole login configuration: keys not given are unset."""
+    DokkuError. Each call states the whole login configuration: keys not given are unset.
+    `tls`: whether the hub is served over https (the default callback URL's scheme)."""
     provider = provider.lower()
     if provider not in PROVIDERS:
         raise DokkuError(f"unknown login provider {provider!r}: use one of {', '.join(PROVIDERS)}")
@@ -136,7 +138,14 @@ def plan_change(
                 "give --callback-url https://<hub domain>/hub/oauth_callback "
                 f"({app} has no domain recorded to derive it from)"
             )
-        given["callback_url"] = f"https://{domains[0]}/hub/oauth_callback"
+        scheme = "https" if tls else "http"
+        given["callback_url"] = f"{scheme}://{domains[0]}/hub/oauth_callback"
+        if not tls:
+            warnings.append(
+                f"{app} is served over plain http, so the login callback is "
+                f"{given['callback_url']}: most providers refuse it; enable TLS (dokku "
+                f"letsencrypt:enable {app}) and run auth:set again, or give --callback-url"
+            )
     change = AuthChange(provider=provider, warnings=warnings)
     change.values[Env.AUTH_PROVIDER] = provider
     for name in OPTIONS:

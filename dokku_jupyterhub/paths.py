@@ -12,6 +12,11 @@ def lib_root() -> Path:
     return Path(os.environ.get("DOKKU_LIB_ROOT") or "/var/lib/dokku")
 
 
+def dokku_root() -> Path:
+    """Dokku's home: every directory in it is an app to Dokku."""
+    return Path(os.environ.get("DOKKU_ROOT") or "/home/dokku")
+
+
 def plugin_data_dir() -> Path:
     """The plugin's own data: venv, build locks, build records."""
     return lib_root() / "data" / PLUGIN_NAME

@@ -42,7 +42,7 @@ def read(app: str) -> dict[str, Any]:
     """The app's policy; defaults when there is no file yet."""
     path = policy_path(app)
     try:
-        text = path.read_text()
+        text = path.read_bytes()
     except FileNotFoundError:
         return policy.empty()
     except OSError as exc:

@@ -34,11 +34,17 @@ def fix_data_mount(app: str, wanted_host: str) -> None:
         dokku_cli.run("storage:mount", app, wanted.spec())
 
 
-def fix_network(app: str, net: str) -> None:
+def fix_network(app: str, net: str, drop: str | None = None) -> None:
+    """Attach `app` to `net` instead of `drop` (the network of the other name), keeping every
+    other network the admin attached."""
     if not dokku_state.network_exists(net):
         dokku_cli.run("network:create", net)
-    if dokku_state.attach_post_create(app) != net:
-        dokku_cli.run("network:set", app, "attach-post-create", net)
+    current = dokku_state.attach_post_create(app)
+    attached = create_plan.attach_networks(current, drop)
+    if net not in attached:
+        attached.append(net)
+    if attached != create_plan.attach_networks(current):
+        dokku_cli.run("network:set", app, "attach-post-create", *attached)
 
 
 def fix_config(app: str, pinned_image: str | None, extra: dict[str, str] | None = None) -> None:

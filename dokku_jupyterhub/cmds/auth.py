@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from dokku_jupyterhub import dokku_cli, policy_store, properties
+from dokku_jupyterhub import dokku_cli, dokku_state, policy_store, properties
 from dokku_jupyterhub.hub_apps import require_hub_app
 from dokku_jupyterhub.hub_runtime.contract import MASK, Env
 from dokku_jupyterhub.login_config import LOGIN_NAMES, SECRET_KEYS, AuthChange, plan_change
@@ -132,6 +132,7 @@ def auth_set(
             "groups_claim": groups_claim,
         },
         allow_all,
+        tls=dokku_state.ssl_enabled(app),
     )
     for message in change.warnings + _admin_warnings(app, change.provider, username_claim):
         warn(message)

@@ -15,6 +15,7 @@ import click
 from dokku_jupyterhub import hub_source
 from dokku_jupyterhub.hub_apps import require_hub_app
 from dokku_jupyterhub.output import DokkuError, info1, verbose
+from dokku_jupyterhub.paths import dokku_root
 
 
 def _render(app: str) -> dict[str, bytes]:
@@ -33,7 +34,7 @@ def _write_tar(app: str, files: dict[str, bytes]) -> None:
 
 def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> None:
     try:
-        _check_dest(files, dest, force)
+        _check_dest(app, files, dest, force)
         written = hub_source.write_dir(files, dest)
     except PermissionError as exc:
         # Commands run as the dokku user, in the caller's working directory: a folder of
@@ -47,14 +48,24 @@ def _write_dir(app: str, files: dict[str, bytes], dest: Path, force: bool) -> No
         verbose(str(path.relative_to(dest)))
 
 
-def _check_dest(files: dict[str, bytes], dest: Path, force: bool) -> None:
+def _check_dest(app: str, files: dict[str, bytes], dest: Path, force: bool) -> None:
+    home = dokku_root().resolve()
+    if dest.resolve() == home or home in dest.resolve().parents:
+        # Run over ssh, a relative DIR lands in Dokku's home, where every folder is an app.
+        raise DokkuError(f"{dest} is inside {home}, where Dokku takes every folder for an app: "
+                         f"write elsewhere, or use `dokku jupyterhub:export {app} | tar -x`")
     if dest.exists() and not dest.is_dir():
         raise DokkuError(f"{dest} exists and is not a directory")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise DokkuError(f"{dest} is not empty: choose an empty directory or add --force")
     for path in files:
+        # No symlink at any depth: DIR/images -> elsewhere would write elsewhere.
+        for depth in range(len(Path(path).parts) + 1):
+            step = dest.joinpath(*Path(path).parts[:depth])
+            if step.is_symlink():
+                raise DokkuError(f"{step} is a symbolic link: export never writes through one")
         target = dest / path
-        if target.is_symlink() or (target.exists() and not target.is_file()):
+        if target.exists() and not target.is_file():
             raise DokkuError(f"{target} exists and is not a plain file: not overwriting it")
 
 

@@ -82,13 +82,16 @@ def create(
         app=app,
         domains=validate.domains(domains),
         admins=validate.usernames(admins, provider),
+        # An option given with an empty value is refused like a bad one, never ignored.
         notebook_image=validate.image(notebook_image, "notebook image")
-        if notebook_image
+        if notebook_image is not None
         else None,
-        memory=validate.memory(memory, policy_store.host_memory()) if memory else None,
-        idle_timeout=validate.idle_timeout(idle_timeout) if idle_timeout else None,
-        max_body_size=validate.nginx_size(max_body_size) if max_body_size else None,
-        letsencrypt_email=validate.email(letsencrypt_email) if letsencrypt_email else None,
+        memory=validate.memory(memory, policy_store.host_memory()) if memory is not None else None,
+        idle_timeout=validate.idle_timeout(idle_timeout) if idle_timeout is not None else None,
+        max_body_size=validate.nginx_size(max_body_size) if max_body_size is not None else None,
+        letsencrypt_email=validate.email(letsencrypt_email)
+        if letsencrypt_email is not None
+        else None,
         postgres=not no_postgres,
         deploy=not no_deploy,
     )

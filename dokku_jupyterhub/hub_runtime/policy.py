@@ -30,6 +30,8 @@ from .names import is_safe_name
 
 VERSION = 1
 MODES = ("ro", "rw")
+# Docker's CPU quota is at least 1 ms per 100 ms period.
+MIN_CPU = 0.01
 
 _MEMORY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([bkmg]?)$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -76,6 +78,9 @@ def check_cpu(value: Any, host_cpus: int | None = None) -> float:
         raise PolicyError(f"invalid cpu {value!r}: use a positive number like 1.5") from None
     if not cpu > 0 or cpu != cpu or cpu == float("inf"):
         raise PolicyError(f"invalid cpu {value!r}: use a positive number like 1.5")
+    if cpu < MIN_CPU:
+        raise PolicyError(f"invalid cpu {value!r}: at least {MIN_CPU} (Docker refuses a "
+                          "smaller CPU quota, and rounds a tiny one to no limit at all)")
     if host_cpus is not None and cpu > host_cpus:
         raise PolicyError(f"cpu {value} is more than this host's {host_cpus} cores")
     return cpu
@@ -149,7 +154,13 @@ def validate(
     return out
 
 
-def loads(text: str) -> dict[str, Any]:
+def loads(text: str | bytes) -> dict[str, Any]:
+    """The validated document of a policy file's text or bytes (which must be UTF-8)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"policy is not UTF-8 text (byte {exc.start})") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

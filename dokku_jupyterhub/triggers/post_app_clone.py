@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     if not is_hub_app(new):
         return 0
     rename_clone.fix_data_mount(new, str(data_root(new)))
-    rename_clone.fix_network(new, network_name(new))
+    rename_clone.fix_network(new, network_name(new), drop=network_name(argv[0]))
     if dokku_state.plugin_enabled("postgres"):
         for service in originals_services(argv[0]):
             if dokku_state.postgres_exists(service) and new in dokku_state.postgres_links(service):

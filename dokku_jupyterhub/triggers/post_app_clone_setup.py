@@ -57,6 +57,6 @@ def main(argv: list[str]) -> int:
     if Env.DATABASE_URL in dokku_state.config(new):
         dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
     rename_clone.fix_data_mount(new, str(data_root(new)))
-    rename_clone.fix_network(new, network_name(new))
+    rename_clone.fix_network(new, network_name(new), drop=network_name(old))
     verbose(f"{new} has its own data tree in {data_root(new)} and a new admin password")
     return 0

@@ -22,7 +22,7 @@ network and the old notebook images stay for the admin to remove (printed).
 
 from __future__ import annotations
 
-from dokku_jupyterhub import dokku_cli, dokku_state, properties, rename_clone
+from dokku_jupyterhub import create_plan, dokku_cli, dokku_state, properties, rename_clone
 from dokku_jupyterhub.hub_apps import is_hub_app
 from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, network_name
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
@@ -42,10 +42,10 @@ def main(argv: list[str]) -> int:
     old_attach = dokku_state.attach_post_create(old)
     try:
         rename_clone.fix_data_mount(new, str(data_root(new)))
-        rename_clone.fix_network(new, net)
+        rename_clone.fix_network(new, net, drop=network_name(old))
         rename_clone.fix_config(new, properties.get(old, "notebook-image"))
         # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
-        rename_clone.fix_network(old, net)
+        rename_clone.fix_network(old, net, drop=network_name(old))
         rename_clone.fix_data_mount(old, str(data_root(new)))
         properties.rename(old, new)
         rename_clone.move_data(old, new)
@@ -74,7 +74,8 @@ def rollback(
             if m not in have:
                 dokku_cli.run("storage:mount", old, m.spec())
         if dokku_state.attach_post_create(old) != attach:
-            dokku_cli.run("network:set", old, "attach-post-create", *([attach] if attach else []))
+            dokku_cli.run("network:set", old, "attach-post-create",
+                          *create_plan.attach_networks(attach))
     except DokkuError as exc:
         warn(f"jupyterhub: could not restore {old}'s mount and network: {exc.message}")
         fix = " && ".join(

@@ -204,6 +204,13 @@ for line in sys.stdin:
     [[ "$err" == " !     "* ]]
     [ "$(echo "$err" | wc -l)" -eq 1 ]
   done
+  # an empty value is refused like a bad one, never ignored
+  for option in --memory --idle-timeout --max-body-size --notebook-image --letsencrypt-email; do
+    run_split dokku jupyterhub:create lab --admin a "$option" ""
+    [ "$status" -ne 0 ]
+    [[ "$err" == " !     "* ]]
+    [ "$(echo "$err" | wc -l)" -eq 1 ]
+  done
   [ "$(standin_calls | grep -vc '"jupyterhub:create"')" -eq 0 ]
   [ ! -e "$STANDIN_LIB_ROOT/config/jupyterhub/lab" ]
   [ ! -e "$STANDIN_LIB_ROOT/data/storage/lab" ]
@@ -285,6 +292,23 @@ for line in sys.stdin:
   [ ! -e "$STANDIN_LIB_ROOT/config/jupyterhub/rn" ]
   run dokku jupyterhub:create rn2
   [[ "$output" == *"rn2 is already set up"* ]]
+}
+
+@test "networks the admin attached stay through create, rename and clone" {
+  run_split dokku jupyterhub:create nets --admin carol --no-postgres --no-deploy
+  [ "$status" -eq 0 ] || { echo "$err"; false; }
+  dokku network:create othernet >/dev/null
+  dokku network:set nets attach-post-create nets-network othernet >/dev/null
+  run_split dokku jupyterhub:create nets --admin carol
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  standin_state network nets | grep -qx "attach-post-create=nets-network,othernet"
+  run_split dokku apps:rename nets nets2
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  standin_state network nets2 | grep -qx "attach-post-create=othernet,nets2-network"
+  run_split dokku apps:clone nets2 nets3
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  standin_state network nets3 | grep -qx "attach-post-create=othernet,nets3-network"
+  standin_state network nets2 | grep -qx "attach-post-create=othernet,nets2-network"
 }
 
 @test "apps:clone makes a separate hub: own data, secrets and network" {

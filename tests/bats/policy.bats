@@ -89,6 +89,8 @@ assert rows["alice"]["admin"] is True, rows
     "limits:set hub bob --memory 10P" \
     "limits:set hub bob --memory -1" \
     "limits:set hub bob --cpu 0" \
+    "limits:set hub bob --cpu 0.005" \
+    "limits:set hub --default --cpu 1e-9" \
     "groups:add-member hub nope bob" \
     "admins:add hub ../x" \
     "groups:create hub a/b" \
@@ -106,10 +108,46 @@ assert rows["alice"]["admin"] is True, rows
   [ "$err" = " !     nohub is not a jupyterhub app" ]
 }
 
+@test "a name no app can have is refused first, by every command, with one line" {
+  for args in "export a/b out" "auth:set .. none" "users:list a/b" "rebuild-image ../x" \
+    "set a/b idle-timeout 600" "report a/b" "groups:list .hidden" "limits:list a/b" \
+    "destroy a/b --force"; do
+    # shellcheck disable=SC2086  # split the table row into arguments
+    run_split dokku jupyterhub:$args
+    [ "$status" -ne 0 ] || { echo "accepted: $args"; return 1; }
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "$args: $err"; return 1; }
+    [[ "$err" == " !     "*" is not a jupyterhub app"* ]] || { echo "$args: $err"; return 1; }
+  done
+}
+
 @test "help lists the policy commands" {
   run dokku jupyterhub:help
   [ "$status" -eq 0 ]
   for cmd in admins:add groups:create groups:add-member limits:set limits:unset users:list; do
     [[ "$output" == *"jupyterhub:$cmd"* ]] || { echo "missing $cmd"; return 1; }
   done
+}
+
+@test "a policy.json that is not UTF-8 is one clear line everywhere, and dokku report goes on" {
+  cp -p "$POLICY" "$BATS_TEST_TMPDIR/policy.good"
+  printf '{"version": 1, "admins": ["\xff"]}\n' >"$POLICY"
+  before="$(fingerprint)"
+  for args in "admins:list hub" "users:list hub" "admins:add hub bob" \
+    "limits:set hub --default --memory 1G" "groups:list hub"; do
+    # shellcheck disable=SC2086  # split the table row into arguments
+    run_split dokku jupyterhub:$args
+    [ "$status" -ne 0 ] || { echo "accepted: $args"; return 1; }
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "$args: $err"; return 1; }
+    [[ "$err" == " !     $POLICY is invalid: policy is not UTF-8 text"*"restore it"* ]] \
+      || { echo "$args: $err"; return 1; }
+    [ "$(fingerprint)" = "$before" ]
+  done
+  run_split dokku jupyterhub:report hub
+  [ "$status" -eq 0 ]
+  [[ "$out" == *"invalid policy: policy is not UTF-8 text"* ]]
+  run_split dokku report hub
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  [[ "$out" == *"hub jupyterhub information"* ]]
+  [[ "$err" != *Traceback* ]]
+  cp -p "$BATS_TEST_TMPDIR/policy.good" "$POLICY"
 }

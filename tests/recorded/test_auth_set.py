@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from support.recorder import check_syntax
 
 from dokku_jupyterhub import cli, dokku_cli, paths, policy_ops, policy_store, properties
 
@@ -15,31 +16,25 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class DokkuRecorder:
-    """Accepts only the syntax real Dokku accepts for the commands auth:set uses, records
-    them, and (like Dokku) echoes config values to its stdout, which must never be shown."""
+    """Accepts only the syntax real Dokku accepts (the table the stand-in and the recording
+    fake share), records the changing calls auth:set makes, answers whether the hub has TLS,
+    and (like Dokku) echoes config values to its stdout, which must never be shown."""
 
-    def __init__(self, fail: str | None = None) -> None:
+    def __init__(self, fail: str | None = None, tls: bool = False) -> None:
         self.calls: list[list[str]] = []
         self.streamed: list[bool] = []
         self.fail = fail
+        self.tls = tls
 
     def __call__(self, args, input, stream):
         args = list(args)
         rest = [a for a in args if a != "--quiet"]
-        cmd, params = rest[0], rest[1:]
-        if params and params[0] == "--no-restart":
-            params = params[1:]
+        _, flags = check_syntax(rest)
+        cmd, params = rest[0], [a for a in rest[1:] if a != "--no-restart"]
+        if cmd == "certs:report":
+            assert flags == {"--ssl-enabled": True}, args
+            return dokku_cli.Result(0, "true\n" if self.tls else "false\n", "")
         assert cmd in ("config:set", "config:unset", "ps:restart"), cmd
-        assert params and re.fullmatch(r"[a-z0-9][a-z0-9-]*", params[0]), args
-        if cmd == "config:set":
-            assert params[1:], "config:set needs KEY=VALUE"
-            for pair in params[1:]:
-                key, sep, _ = pair.partition("=")
-                assert sep and _KEY.fullmatch(key), pair
-        elif cmd == "config:unset":
-            assert params[1:] and all(_KEY.fullmatch(k) for k in params[1:]), args
-        else:
-            assert len(params) == 1, args
         self.calls.append(args)
         self.streamed.append(stream)
         echoed = "\n".join(f"       {p}" for p in params[1:])
@@ -101,7 +96,7 @@ def test_azuread(dokku, capsys):
         "HUB_AUTH_PROVIDER": "azuread",
         "HUB_OAUTH_CLIENT_ID": "client-1",
         "HUB_OAUTH_CLIENT_SECRET": SECRET,
-        "HUB_OAUTH_CALLBACK_URL": "https://hub.example.edu/hub/oauth_callback",
+        "HUB_OAUTH_CALLBACK_URL": "http://hub.example.edu/hub/oauth_callback",
         "HUB_AZURE_TENANT_ID": TENANT,
     }
     assert set(config_unset(dokku)) == {
@@ -114,8 +109,21 @@ def test_azuread(dokku, capsys):
     assert dokku.calls[-1] == ["ps:restart", "hub"] and dokku.streamed[-1] is True
     assert "HUB_OAUTH_CLIENT_SECRET: ********" in out
     assert "HUB_OAUTH_CLIENT_ID: client-1" in out
-    assert "https://hub.example.edu/hub/oauth_callback" in out
+    assert "http://hub.example.edu/hub/oauth_callback" in out
+    # The hub has no TLS yet: the callback says what it really serves, and a warning how to fix.
+    assert "served over plain http" in err and "dokku letsencrypt:enable hub" in err
     assert properties.get("hub", "auth-provider") == "azuread"
+
+
+def test_a_hub_with_tls_gets_an_https_callback(dokku, capsys):
+    dokku.tls = True
+    code, out, err = run(
+        capsys, "hub", "github", "--client-id", "client-1", "--client-secret", SECRET,
+    )
+    assert code == 0, err
+    callback = config_set(dokku)["HUB_OAUTH_CALLBACK_URL"]
+    assert callback == "https://hub.example.edu/hub/oauth_callback"
+    assert "plain http" not in err
 
 
 def test_secret_from_stdin_and_no_restart(dokku, capsys, monkeypatch):
@@ -243,6 +251,7 @@ def test_failed_config_set_unsets_nothing(dokku, capsys):
 
 def test_failed_config_unset_keeps_the_new_keys_and_does_not_restart(dokku, capsys):
     dokku.fail = "config:unset"
+    dokku.tls = True  # no warning about a plain-http callback: the error is the only line
     code, out, err = run(capsys, "hub", "azuread", "--client-id", "client-1",
                          "--client-secret", SECRET, "--tenant-id", TENANT)
     assert code == 1

@@ -115,3 +115,34 @@ def test_a_folder_the_dokku_user_cannot_enter_is_one_clear_line():
     assert "permission denied" in done.stderr and "| tar -x" in done.stderr
     assert not (private / "hub-src").exists()
     shutil.rmtree(tmp_path)
+
+
+def test_never_into_dokkus_home_where_every_folder_is_an_app(app, dokku_env, capsys):
+    """Over ssh a relative DIR is resolved in the dokku user's home: Dokku would list it as
+    an app."""
+    home = dokku_env.parent / "home"
+    assert run(app, str(home / "hub-src")) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "where Dokku takes every folder for an app" in err
+    assert "dokku jupyterhub:export hub | tar -x" in err
+    assert not (home / "hub-src").exists()
+
+
+@pytest.mark.parametrize("link", ["images", ".", "images/Dockerfile"])
+def test_export_never_writes_through_a_symlink(app, tmp_path, capsys, link):
+    """DIR itself, a folder in it or a file in it a link to somewhere else: refused, and
+    nothing is written there."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest = tmp_path / "src"
+    if link == ".":
+        dest.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        (dest / "images").mkdir(parents=True)
+        if link == "images":
+            (dest / "images").rmdir()
+        (dest / link).symlink_to(elsewhere)
+    assert run(app, str(dest), "--force") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "symbolic link" in err
+    assert list(elsewhere.iterdir()) == []

@@ -752,7 +752,8 @@ def network_report(args):
     report(app, "network", {
         "Network attach post create": p.get("attach-post-create", ""),
         "Network attach post deploy": p.get("attach-post-deploy", ""),
-        "Network bind all interfaces": p.get("bind-all-interfaces", "false"),
+        # the raw property, empty when unset (plugins/network/report.go)
+        "Network bind all interfaces": p.get("bind-all-interfaces", ""),
         "Network initial network": p.get("initial-network", ""),
         "Network static web listener": p.get("static-web-listener", ""),
         "Network tld": p.get("tld", ""),
@@ -1527,6 +1528,19 @@ def letsencrypt_enable(args):
         raise Fail(f"App {app} has not been deployed")
     info2(f"Let's Encrypt {app} (stand-in: no certificate requested)")
     st.prop_set("letsencrypt", app, "enabled", "true", ROOT)
+
+
+@command("certs:report")
+def certs_report(args):
+    """plugins/certs: `--ssl-enabled` is true once the app has a certificate, which
+    letsencrypt:enable installs through the certs plugin."""
+    _, pos = parse(args)
+    app = pos[0] if pos else ""
+    verify_app(app)
+    flag = next((a for a in args if a.startswith("--ssl-")), None)
+    enabled = st.prop_get("letsencrypt", app, "enabled", ROOT) == "true"
+    report(app, "ssl", {"Ssl dir": str(st.dokku_root(ROOT) / app / "tls"),
+                        "Ssl enabled": "true" if enabled else "false"}, flag, "ssl")
 
 
 @command("letsencrypt:disable")

@@ -126,6 +126,12 @@ CORE: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ("set", "<app> <scheme>:<host-port>:<container-port>...", "Set port mappings"),
         ],
     ),
+    "certs": (
+        "Manage SSL (TLS) certificates",
+        [
+            ("report", "[<app>] [<flag>]", "Displays an ssl report for one or more apps"),
+        ],
+    ),
     "proxy": (
         "Manage the proxy integration for an app",
         [

@@ -52,6 +52,7 @@ FLAGS: dict[str, Flags] = {
     "apps:list": _f(),
     "apps:rename": _f(bools="skip-deploy"),
     "apps:report": _f(report=True),
+    "certs:report": _f(values="format", report=True),
     "config": _f(bools="global merged", values="format"),
     "config:export": _f(bools="global merged", values="format"),
     "config:get": _f(bools="global quoted"),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dokku_jupyterhub import dokku_cli, paths
+from dokku_jupyterhub import dokku_cli
 
 # The stand-in's files import each other by name from their folder; so does this one.
 _STANDIN = str(Path(__file__).resolve().parents[1] / "standin")
@@ -48,28 +48,30 @@ ARGUMENTS: dict[str, tuple[int, int]] = {
     "storage:unmount": (2, 2), "domains:report": (1, 1), "domains:add": (2, 99),
     "ports:report": (1, 1), "ports:set": (2, 99), "network:exists": (1, 1),
     "network:create": (1, 1), "network:destroy": (1, 1), "network:report": (1, 1),
-    "network:set": (2, 3), "nginx:report": (1, 1), "nginx:set": (2, 3),
+    "network:set": (2, 99), "nginx:report": (1, 1), "nginx:set": (2, 3),
     "proxy:build-config": (1, 1), "postgres:exists": (1, 1), "postgres:create": (1, 1),
     "postgres:link": (2, 2), "postgres:unlink": (2, 2), "postgres:info": (1, 1),
     "postgres:destroy": (1, 1), "letsencrypt:report": (1, 1), "letsencrypt:set": (2, 3),
     "letsencrypt:enable": (1, 1), "git:report": (1, 1), "git:from-archive": (2, 4),
     "ps:report": (1, 1), "ps:rebuild": (1, 1), "ps:restart": (1, 1),
+    "certs:report": (1, 1),
 }
 # The single-value flags of the reports this recorder answers.
 REPORT_FLAGS = {
     "domains:report": {"--domains-app-vhosts"},
     "ports:report": {"--ports-map"},
-    "network:report": {"--network-attach-post-create"},
+    "network:report": {"--network-attach-post-create", "--network-bind-all-interfaces"},
     "nginx:report": {"--nginx-client-max-body-size", "--nginx-proxy-read-timeout"},
     "letsencrypt:report": {"--letsencrypt-email", "--letsencrypt-active"},
     "git:report": {"--git-sha"},
     "ps:report": {"--deployed"},
     "postgres:info": {"--links"},
+    "certs:report": {"--ssl-enabled"},
 }
 READ_ONLY = {
     "apps:exists", "config:export", "config:get", "storage:list", "domains:report",
     "ports:report", "network:exists", "network:report", "nginx:report", "postgres:exists",
-    "postgres:info", "letsencrypt:report", "git:report",
+    "postgres:info", "letsencrypt:report", "git:report", "certs:report",
     "ps:report",
 }
 
@@ -215,7 +217,7 @@ class FakeDokku:
                 linked.discard(app)
             return ""
         if cmd.startswith(("config:", "storage:", "domains:", "ports:", "nginx:", "ps:",
-                           "proxy:", "git:", "letsencrypt:")) or cmd in (
+                           "proxy:", "git:", "letsencrypt:", "certs:")) or cmd in (
             "network:report", "network:set"
         ):
             self.need_app(app)
@@ -281,17 +283,14 @@ class FakeDokku:
             self.networks.discard(app)
             return ""
         if cmd == "network:report":
-            return self.network_props.get(app, {}).get("attach-post-create", "") + "\n"
+            # the raw property: empty when unset (plugins/network/report.go)
+            prop = next(iter(flags)).removeprefix("--network-")
+            return self.network_props.get(app, {}).get(prop, "") + "\n"
         if cmd == "network:set":
-            value = pos[2] if len(pos) > 2 else ""
+            # attach-* keep every network given, comma-separated (plugins/network CommandSet)
+            value = ",".join(pos[2:]) if pos[1].startswith("attach-") else (
+                pos[2] if len(pos) > 2 else "")
             self.network_props.setdefault(app, {})[pos[1]] = value
-            # Dokku's property file, which the plugin reads for bind-all-interfaces.
-            prop = paths.lib_root() / "config" / "network" / app / pos[1]
-            if value:
-                prop.parent.mkdir(parents=True, exist_ok=True)
-                prop.write_text(value)
-            else:
-                prop.unlink(missing_ok=True)
             return ""
         if cmd == "nginx:report":
             prop = next(iter(flags)).removeprefix("--nginx-")
@@ -353,6 +352,9 @@ class FakeDokku:
                 raise _Refused("app must be deployed and have a domain")
             self.le_active.add(app)
             return ""
+        if cmd == "certs:report":
+            # letsencrypt:enable installs its certificate through the certs plugin
+            return ("true" if app in self.le_active else "false") + "\n"
         if cmd == "git:report":
             # `git rev-parse HEAD` of the app's repository: `HEAD` before the first commit.
             return ("0123abcd" * 5 if app in self.source else "HEAD") + "\n"

@@ -203,6 +203,22 @@ def test_nested_config_set_is_never_traced(monkeypatch):
     monkeypatch.setenv("DOKKU_TRACE", "1")
     assert "DOKKU_TRACE" not in dokku_cli.child_env(["config:set", "--no-restart", "hub", "K=v"])
     assert dokku_cli.child_env(["ps:restart", "hub"])["DOKKU_TRACE"] == "1"
+    # Dokku's global flags before the command do not hide it.
+    assert "DOKKU_TRACE" not in dokku_cli.child_env(["--quiet", "config:set", "hub", "K=v"])
+
+
+def test_a_traced_admin_never_sees_a_secret_from_a_nested_config_set(standin, monkeypatch):
+    """`dokku --trace jupyterhub:auth:set ...` runs `dokku --quiet config:set ...` with the
+    client secret: Dokku's `set -x` must be off for it."""
+    standin.run("apps:create", "hub", check=True)
+    monkeypatch.setenv("DOKKU_TRACE", "1")
+    monkeypatch.setattr(dokku_cli, "runner", dokku_cli._subprocess_runner)
+    secret = "s3cr3t-" + "x" * 20
+    result = dokku_cli.run("--quiet", "config:set", "--no-restart", "hub",
+                           f"HUB_OAUTH_CLIENT_SECRET={secret}")
+    assert result.ok
+    assert secret not in result.stdout + result.stderr
+    assert standin.state.config_get("hub", "HUB_OAUTH_CLIENT_SECRET") == secret
 
 
 def test_docker_unreachable_after_version_negotiation_is_one_clear_error(monkeypatch):
