@@ -8,6 +8,7 @@ environment variables. Commands are click commands found in `dokku_jupyterhub.cm
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import pkgutil
@@ -111,9 +112,21 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         warn("Interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only on --trace
-        if trace:
-            traceback.print_exc()
-        warn(f"Unexpected error: {type(exc).__name__}: {exc} (rerun with --trace for details)")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            exit_unexpected(exc, trace)
+        where = f" on {os.path.dirname(exc.filename)}" if exc.filename else ""
+        warn(f"no space left{where}: the command stopped before finishing; free some space "
+             "and run it again")
         sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only on --trace
+        exit_unexpected(exc, trace)
     sys.exit(0)
+
+
+def exit_unexpected(exc: BaseException, trace: bool) -> None:
+    """The last resort: one line, the traceback only with --trace."""
+    if trace:
+        traceback.print_exc()
+    warn(f"Unexpected error: {type(exc).__name__}: {exc} (rerun with --trace for details)")
+    sys.exit(1)

@@ -17,11 +17,18 @@ import requests
 from dokku_jupyterhub.hub_runtime.contract import DOCKER_SOCKET
 from dokku_jupyterhub.output import DokkuError
 
+# An engine that accepts the connection but never answers must not stall a deploy: the
+# liveness check (version negotiation and ping) waits a few seconds, ordinary calls a
+# minute; only a build may run long (BUILD_TIMEOUT, passed to the build call itself).
+LIVENESS_TIMEOUT = 10
+CALL_TIMEOUT = 60
+BUILD_TIMEOUT = int(os.environ.get("DOKKU_JUPYTERHUB_DOCKER_TIMEOUT", "600"))
+
 
 def _default_factory() -> docker.DockerClient:
     return docker.DockerClient(
         base_url=os.environ.get("DOCKER_HOST") or f"unix://{DOCKER_SOCKET}",
-        timeout=int(os.environ.get("DOKKU_JUPYTERHUB_DOCKER_TIMEOUT", "600")),
+        timeout=LIVENESS_TIMEOUT,
     )
 
 
@@ -32,11 +39,12 @@ def client() -> docker.DockerClient:
     try:
         cli = factory()
         cli.ping()
-        return cli
     # docker-py wraps connection errors only while negotiating the API version; a later
     # ping lets requests' own errors through.
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DokkuError(explain(exc)) from exc
+    cli.api.timeout = max(cli.api.timeout or 0, CALL_TIMEOUT)
+    return cli
 
 
 def explain(exc: BaseException) -> str:
@@ -46,6 +54,9 @@ def explain(exc: BaseException) -> str:
             "Permission denied on the Docker socket: add the dokku user to the docker group "
             "(usermod -aG docker dokku)"
         )
+    if "timed out" in text.lower():
+        return ("Docker engine did not answer in time: is dockerd hung? "
+                "(systemctl status docker)")
     if any(s in text for s in ("No such file", "Connection refused", "FileNotFoundError",
                                "Connection aborted", "Max retries")):
         return "Docker engine unreachable: is dockerd running and DOCKER_HOST right?"

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -97,3 +98,9 @@ def purge(app: str, group: str) -> None:
             f"could not delete {path} ({why or 'files remain'}); the group is out of the "
             f"policy, retry with: dokku jupyterhub:groups:destroy {app} {group} --purge-data"
         )
+
+
+def remove_new(app: str, group: str) -> None:
+    """Undo `ensure` of a folder made moments ago: only while it is still empty."""
+    with contextlib.suppress(OSError):
+        path_of(app, group).rmdir()

@@ -21,6 +21,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MEMORY,
+    LAST_SPAWN_FAILURE_FILE,
     MASK,
     BuildRecord,
     Env,
@@ -88,6 +89,16 @@ def policy_values(doc: dict, error: str) -> dict[str, str]:
     }
 
 
+def last_spawn_failure(app: str) -> str:
+    """`<time> <user>: <reason>` of the last server that died starting, as the hub recorded
+    it; empty when none did (or the record cannot be read)."""
+    try:
+        record = json.loads((data_root(app) / LAST_SPAWN_FAILURE_FILE).read_bytes())
+        return f"{record['time']} {record['user']}: {record['reason']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 def values(app: str) -> dict[str, str]:
     """Every report flag (`--jupyterhub-<key>`) of a hub app with its value."""
     props = properties.all_for(app)
@@ -114,6 +125,7 @@ def values(app: str) -> dict[str, str]:
         "notebook-base-image": properties.get_with_global(app, "notebook-base-image", "") or "",
         **{key: props.get(key, "") for key in
            (BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID)},
+        "last-spawn-failure": last_spawn_failure(app),
         "idle-timeout": cfg.get(Env.IDLE_TIMEOUT)
         or props.get("idle-timeout")
         or str(DEFAULT_IDLE_TIMEOUT),

@@ -275,7 +275,7 @@ def check_limit_values(
     """The memory and cpu to set, checked (at least one given, within the host's size)."""
     if memory is None and cpu is None:
         raise PolicyError("give --memory and/or --cpu")
-    mem = policy.check_memory(memory, host_memory) if memory is not None else None
+    mem = policy.check_memory(memory, host_memory, new=True) if memory is not None else None
     cores = policy.check_cpu(cpu, host_cpus) if cpu is not None else None
     return mem, cores
 
@@ -351,6 +351,32 @@ def unset_limits(
     else:
         slots.pop(key, None)  # no empty entries left behind for users and groups
     return log.change(new)
+
+
+def no_effect(doc: dict[str, Any], target: Target) -> list[str]:
+    """Why a limit `target` has in `doc` gives nobody anything (the largest limit that
+    applies wins): one line for each of its values that another rule outbids."""
+    if target.kind == "default":
+        return []
+    limits = doc.get("limits", {})
+    entry = limits.get(f"{target.kind}s", {}).get(str(target.name), {})
+    default = limits.get("default", {})
+    floor_memory = default.get("memory") or DEFAULT_MEMORY
+    who = target.label()
+    if target.kind == "user":
+        memory, cpu = policy.limits_for(doc, str(target.name))
+    else:  # a member of the group with no other rule: the group's limit against the default
+        memory = max((floor_memory, entry.get("memory") or floor_memory), key=policy.parse_memory)
+        cpus = [float(c) for c in (default.get("cpu"), entry.get("cpu")) if c]
+        cpu = max(cpus) if cpus else None
+    lines = []
+    if entry.get("memory") and policy.parse_memory(memory) > policy.parse_memory(entry["memory"]):
+        lines.append(f"{who} still gets {memory} of memory, not {entry['memory']}: the largest "
+                     "limit that applies wins (see dokku jupyterhub:users:list)")
+    if entry.get("cpu") and cpu is not None and cpu > float(entry["cpu"]):
+        lines.append(f"{who} still gets {cpu_text(cpu)} CPU, not {cpu_text(entry['cpu'])}: the "
+                     "largest limit that applies wins (see dokku jupyterhub:users:list)")
+    return lines
 
 
 def set_default_limit(

@@ -8,6 +8,7 @@ keeps its bytes and mtime), so repeating a command is harmless.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -123,6 +124,12 @@ def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DokkuError(f"no space left on {path.parent}: {path.name} was not "
+                             "changed") from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -80,8 +80,9 @@ def nginx_size(value: str, what: str = "max body size") -> str:
 
 
 def memory(value: str, host_memory: int | None = None) -> str:
-    """A Docker memory size; with `host_memory` (bytes) also at most what the host has."""
-    return policy.check_memory(value.strip().lower(), host_memory)
+    """A new memory limit: a Docker size a notebook server can start in; with `host_memory`
+    (bytes) also at most what the host has."""
+    return policy.check_memory(value.strip().lower(), host_memory, new=True)
 
 
 def cpu(value: str) -> str:

@@ -42,11 +42,17 @@ def groups_create(app: str, group: str, members_mode: str | None) -> None:
     require_hub_app(app)
     g = policy_ops.normalise_group(group)
     folder: list[tuple[bool, str]] = []
-    # The folder before the policy write: a refused folder leaves the policy untouched.
-    change = policy_store.change(
-        app, lambda doc: policy_ops.create_group(doc, g, members_mode),
-        before_write=lambda _: folder.append(group_folders.ensure(app, g.name)),
-    )
+    # The folder before the policy write: a refused folder leaves the policy untouched, and
+    # a folder made for a write that then failed (a full disk) is removed again.
+    try:
+        change = policy_store.change(
+            app, lambda doc: policy_ops.create_group(doc, g, members_mode),
+            before_write=lambda _: folder.append(group_folders.ensure(app, g.name)),
+        )
+    except BaseException:
+        if folder and folder[0][0]:
+            group_folders.remove_new(app, g.name)
+        raise
     policy_edit.show(change, [g])
     created, message = folder[0]
     (info1 if created else verbose)(message)

@@ -12,7 +12,7 @@ from dokku_jupyterhub import policy_edit, policy_ops, policy_store
 from dokku_jupyterhub.hub_apps import require_hub_app
 from dokku_jupyterhub.hub_runtime.contract import DEFAULT_MEMORY
 from dokku_jupyterhub.listing import format_option, print_table
-from dokku_jupyterhub.output import out
+from dokku_jupyterhub.output import out, warn
 
 TARGET_USAGE = "<user>|@<group>|--default"
 
@@ -30,8 +30,10 @@ def limits_set(app: str, target: str | None, default: bool, memory: str | None,
     # Bad values are refused before the policy is read, as the op would refuse them.
     policy_ops.check_limit_values(memory, cpu, policy_store.host_memory(),
                                   policy_store.host_cpus())
-    policy_edit.apply(app, lambda doc: policy_ops.set_limits(
+    change = policy_edit.apply(app, lambda doc: policy_ops.set_limits(
         doc, t, memory, cpu, policy_store.host_memory(), policy_store.host_cpus()))
+    for line in policy_ops.no_effect(change.doc, t):
+        warn(line)
 
 
 limits_set.dokku_usage = f"<app> {TARGET_USAGE} [--memory SIZE] [--cpu CORES]"  # type: ignore[attr-defined]

@@ -91,6 +91,7 @@ IDENTITIES_FILE = "identities.json"
 COOKIE_SECRET_FILE = "jupyterhub_cookie_secret"
 SQLITE_FILE = "jupyterhub.sqlite"
 VERSION_STAMP_FILE = "jupyterhub-version"
+LAST_SPAWN_FAILURE_FILE = "last-spawn-failure.json"  # written by the hub, read by `report`
 
 # ---- the hub's environment (`dokku config`) -----------------------------------------------
 

@@ -32,6 +32,11 @@ VERSION = 1
 MODES = ("ro", "rw")
 # Docker's CPU quota is at least 1 ms per 100 ms period.
 MIN_CPU = 0.01
+# The least memory a new limit may give a user's server. Measured on the generated notebook
+# image: a started server uses about 64 MiB, about 100 MiB with one kernel, and a 96m
+# container is killed when its first kernel starts. (Limits already in a policy file are
+# only held to Docker's 6m, so an older file stays readable.)
+MIN_SERVER_MEMORY = "128m"
 
 _MEMORY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([bkmg]?)$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -64,8 +69,12 @@ def parse_memory(value: str) -> int:
     return size
 
 
-def check_memory(value: str, host_memory: int | None = None) -> str:
+def check_memory(value: str, host_memory: int | None = None, new: bool = False) -> str:
+    """A Docker size within the host's memory; a `new` limit also at least MIN_SERVER_MEMORY."""
     size = parse_memory(value)
+    if new and size < parse_memory(MIN_SERVER_MEMORY):
+        raise PolicyError(f"memory {value} is too little for a notebook server: at least "
+                          f"{MIN_SERVER_MEMORY} (one with a kernel uses about 100 MiB)")
     if host_memory is not None and size > host_memory:
         raise PolicyError(f"memory {value} is more than this host has")
     return str(value).strip()

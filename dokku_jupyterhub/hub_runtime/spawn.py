@@ -37,8 +37,10 @@ def docker_volumes(decision: SpawnDecision) -> dict[str, dict[str, str]]:
 
 def docker_host_config(decision: SpawnDecision) -> dict[str, Any]:
     # memory+swap equal to memory: no swap. A notebook that outgrows its limit is killed
-    # at once instead of thrashing the shared host's disk for everyone.
-    return {"memswap_limit": decision.mem_bytes}
+    # at once instead of thrashing the shared host's disk for everyone. The container stays
+    # after it dies, so the hub can read why (docker_spawner.py); DockerSpawner's `remove`
+    # removes it when the server is stopped.
+    return {"memswap_limit": decision.mem_bytes, "auto_remove": False}
 
 
 def apply_to_dockerspawner(spawner: Any, decision: SpawnDecision, app: str) -> None:
@@ -53,6 +55,8 @@ def apply_to_dockerspawner(spawner: Any, decision: SpawnDecision, app: str) -> N
         "user": f"{decision.uid}:{decision.gid}",
         "labels": {LABEL_NOTEBOOK_APP: app, LABEL_NOTEBOOK_USER: decision.user},
     }
+    if hasattr(spawner, "memory_shown"):  # the hub's spawner names the limit when it kills
+        spawner.memory_shown = decision.memory
 
 
 def relative_to_root(host_path: str, host_root: str) -> str:

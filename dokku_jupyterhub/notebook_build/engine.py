@@ -22,6 +22,7 @@ from typing import Any
 import docker.errors
 import requests.exceptions
 
+from dokku_jupyterhub.docker_api import BUILD_TIMEOUT
 from dokku_jupyterhub.hub_runtime.contract import LABEL_BUILD_HASH
 from dokku_jupyterhub.notebook_build.plan import image_owner, repository
 
@@ -214,7 +215,8 @@ def _run(api: Any, tail: deque[str], on_line: Callable[[str], None], dockerfile:
     step: str | None = None
     built: str | None = None
     try:
-        chunks = api.build(rm=True, forcerm=True, pull=False, decode=True, **options)
+        chunks = api.build(rm=True, forcerm=True, pull=False, decode=True,
+                           timeout=BUILD_TIMEOUT, **options)
         for event in events(chunks):
             if event.kind == "line":
                 tail.append(event.text)

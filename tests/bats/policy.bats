@@ -90,6 +90,8 @@ assert rows["alice"]["admin"] is True, rows
     "limits:set hub bob --memory -1" \
     "limits:set hub bob --cpu 0" \
     "limits:set hub bob --cpu 0.005" \
+    "limits:set hub --default --memory 6m" \
+    "limits:set hub bob --memory 100m" \
     "limits:set hub --default --cpu 1e-9" \
     "groups:add-member hub nope bob" \
     "admins:add hub ../x" \
@@ -150,4 +152,16 @@ assert rows["alice"]["admin"] is True, rows
   [[ "$out" == *"hub jupyterhub information"* ]]
   [[ "$err" != *Traceback* ]]
   cp -p "$BATS_TEST_TMPDIR/policy.good" "$POLICY"
+}
+
+
+@test "a limit that another rule outbids is set, and says at once that it changes nothing" {
+  run_split dokku jupyterhub:limits:set hub student2 --memory 200m
+  [ "$status" -eq 0 ] || { echo "$out $err"; false; }
+  [[ "$out" == *"-----> Set memory of student2 to 200m"* ]]
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]
+  [[ "$err" == " !     student2 still gets 350m of memory, not 200m: the largest limit"* ]]
+  run_split dokku jupyterhub:limits:set hub student2 --memory 1G
+  [ "$status" -eq 0 ]
+  [ -z "$err" ]
 }

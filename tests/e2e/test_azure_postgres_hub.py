@@ -4,6 +4,7 @@ and sessions through deploys. The tests run in file order against one bed."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from urllib.parse import urlsplit
@@ -162,6 +163,37 @@ def test_memory_limit_follows_the_policy_and_changes_apply_at_the_next_spawn(hub
     assert student.container().attrs["HostConfig"]["Memory"] == parse_memory("512m")
     assert hub.hub_container().id == hub_id, "limits:set restarted the hub"
     assert len(hub.deploys()) == deploys
+
+
+def test_a_server_killed_for_memory_fails_at_once_and_says_why(hub, users):
+    """A limit too small to start a server (one an older policy may hold: new ones are
+    refused): the spawn fails as soon as the container dies, naming the reason, and report
+    shows it. The wait is a bound against hanging, not a speed assertion."""
+    student = users(STUDENT[0])
+    if student.server():
+        student.stop()
+    path = hub.data_root / "policy.json"
+    saved = path.read_bytes()
+    doc = json.loads(saved)
+    doc["limits"] = {"default": {"memory": "48m"}, "users": {}, "groups": {}}
+    path.write_text(json.dumps(doc))
+    try:
+        resp = student.hub("POST", f"/users/{student.name}/server")
+        if resp.status_code == 500:  # it died before the hub's slow-spawn answer (10 s)
+            assert "out of memory" in resp.json()["message"], resp.text
+        else:
+            assert resp.status_code == 202, resp.text
+            wait_for("the spawn to fail", lambda: not student.hub(
+                "GET", f"/users/{student.name}").json().get("pending"), 90)
+        assert not student.server()
+        report = hub.dokku("jupyterhub:report", hub.app,
+                           "--jupyterhub-last-spawn-failure").stdout.decode()
+        assert f"{student.name}: out of memory" in report, report
+        assert "memory limit of 48m" in report
+        logs = hub.hub_container().logs(tail=200).decode(errors="replace")
+        assert f"Server of {student.name} failed to start: out of memory" in logs
+    finally:
+        path.write_bytes(saved)
 
 
 def test_notebook_container_is_not_root_and_cannot_reach_docker(hub, users):

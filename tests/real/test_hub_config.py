@@ -59,7 +59,12 @@ def test_hub_settings_from_the_environment(hub):
     assert app.cookie_secret_file == f"{hub.data}/jupyterhub_cookie_secret"
     assert stat.S_IMODE(os.stat(app.cookie_secret_file).st_mode) == 0o600
     spawner = hub.user("carol").spawner
-    assert type(spawner).__module__ == "dockerspawner.dockerspawner"
+    # DockerSpawner, watching the container while it starts (dokku_hub.docker_spawner)
+    from dockerspawner import DockerSpawner
+
+    assert isinstance(spawner, DockerSpawner)
+    assert type(spawner).__module__ == "dokku_hub.docker_spawner"
+    assert spawner.failure_record == f"{hub.data}/last-spawn-failure.json"
     assert spawner.image == "dokku/hub-notebook:latest"
     assert spawner.network_name == "hub-network"
     assert spawner.use_internal_ip is True
@@ -112,7 +117,7 @@ def test_admin_gets_everything_rw(hub):
     }
     assert spawner.mem_limit == 350 * 1024**2
     assert spawner.cpu_limit is None
-    assert spawner.extra_host_config == {"memswap_limit": 350 * 1024**2}
+    assert spawner.extra_host_config == {"memswap_limit": 350 * 1024**2, "auto_remove": False}
     env = spawner.get_env()
     assert env["MEM_LIMIT"] == str(350 * 1024**2)
     assert "CPU_LIMIT" not in env

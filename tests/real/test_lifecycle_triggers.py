@@ -13,6 +13,7 @@ import secrets
 import socketserver
 import tarfile
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import docker
@@ -387,3 +388,50 @@ def test_post_delete_never_fails_the_chain_when_docker_does(hub, broken_engine, 
     assert "Traceback" not in err
     assert properties.all_for("hub") == {}
     assert (data_root("hub") / "users" / "alice" / "thesis.ipynb").read_text() == "{}"
+
+
+def test_an_engine_that_never_answers_stalls_nothing(dokku_env, tmp_path):
+    """An engine that accepts the connection and then says nothing: post-deploy gives up
+    after the liveness check, warns, and never fails the deploy; a command fails with one
+    line. The subprocess timeout is a bound against hanging, not a speed assertion."""
+    import socket
+    import subprocess
+    import sys
+
+    sock_path = str(tmp_path / "silent.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    properties.set("hub", "hub-app", "true")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DOKKU_LIB_ROOT": str(dokku_env), "DOCKER_HOST": f"unix://{sock_path}",
+           "PYTHONPATH": str(root)}
+    try:
+        deploy = subprocess.run(
+            [sys.executable, "-m", "dokku_jupyterhub.triggers", "post-deploy", "hub", "", "",
+             "latest"], env=env, capture_output=True, text=True, timeout=120)
+        command = subprocess.run(
+            [sys.executable, "-m", "dokku_jupyterhub", "jupyterhub:rebuild-image", "hub"],
+            env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        stop.set()
+        for conn in accepted:
+            conn.close()
+        server.close()
+    assert accepted, "the test engine was never asked"
+    assert deploy.returncode == 0, deploy.stderr
+    assert "did not answer in time" in deploy.stderr
+    assert command.returncode == 1
+    assert command.stderr.count("\n") >= 1 and "did not answer in time" in command.stderr

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support.dokkuuser import require_dokku_user
 
-from dokku_jupyterhub import cli, dokku_cli, hub_rest, policy_store, properties
+from dokku_jupyterhub import cli, datadirs, dokku_cli, hub_rest, policy_store, properties
 from dokku_jupyterhub.hub_runtime import policy
 from dokku_jupyterhub.paths import data_root
 
@@ -404,3 +404,43 @@ def test_group_folders_as_the_dokku_user_go_through_the_hub_image(
     assert "the hub creates it at the next server start" in r.stdout
     assert "chem" in json.loads((data / "policy.json").read_text())["groups"]
     assert not (data / "groups" / "chem").exists()
+
+
+@pytest.fixture
+def full_data_root(hub):
+    """The hub's data root on a tiny tmpfs filled to the last byte (mounting needs root)."""
+    root = hub.parent
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs root to mount a full filesystem")
+        pytest.skip("needs root to mount a full filesystem")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(root)], check=True)
+    try:
+        datadirs.ensure(APP)  # the data tree create makes, then not a byte left
+        fd = os.open(root / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            with pytest.raises(OSError, match="No space left"):
+                while True:
+                    os.write(fd, b"\0" * 4096)
+        finally:
+            os.close(fd)
+        yield root
+    finally:
+        subprocess.run(["umount", str(root)], check=True)
+
+
+def tree(root: Path) -> list[str]:
+    """Everything under `root` but the policy store's lock file."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name != ".policy.lock")
+
+
+def test_a_full_disk_is_one_clear_line_and_leaves_nothing_half_made(full_data_root, capsys):
+    before = tree(full_data_root)
+    code, out, err = run(capsys, "jupyterhub:groups:create", APP, "physics")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert err.startswith(f" !     no space left on {full_data_root}: policy.json was not changed")
+    # the folder made for the group went again with the failed write: nothing half-made
+    assert tree(full_data_root) == before
+    code, out, err = run(capsys, "jupyterhub:admins:add", APP, "alice")
+    assert code == 1 and err.startswith(" !     no space left on ")

@@ -83,6 +83,17 @@ def test_single_flag_prints_the_raw_value(hub, capsys):
                "--jupyterhub-db-kind")[1] == "postgres\n"
 
 
+def test_the_last_server_that_died_starting_is_reported(hub, capsys):
+    from dokku_jupyterhub.paths import data_root
+
+    flag = "--jupyterhub-last-spawn-failure"
+    assert run(capsys, "jupyterhub:report", "hub", flag)[1] == "\n"
+    (data_root("hub") / "last-spawn-failure.json").write_text(json.dumps(
+        {"user": "bob", "reason": "out of memory", "time": "2026-12-01T08:00:00Z"}))
+    assert run(capsys, "jupyterhub:report", "hub", flag)[1] == (
+        "2026-12-01T08:00:00Z bob: out of memory\n")
+
+
 def test_unknown_flag_lists_the_valid_ones(hub, capsys):
     code, _, err = run(capsys, "jupyterhub:report", "hub", "--jupyterhub-colour")
     assert code == 1

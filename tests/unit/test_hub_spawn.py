@@ -24,7 +24,8 @@ def test_plan_volumes_and_no_swap():
     assert spawn.docker_volumes(plan)[f"{ROOT}/groups/lab"] == {
         "bind": "/home/jovyan/work/groups/lab", "mode": "rw"}
     assert plan.mem_bytes == 350 * 1024**2
-    assert spawn.docker_host_config(plan) == {"memswap_limit": plan.mem_bytes}
+    assert spawn.docker_host_config(plan) == {"memswap_limit": plan.mem_bytes,
+                                              "auto_remove": False}
     assert plan.groups == ("lab",)
     assert not plan.admin
 
@@ -42,7 +43,7 @@ def test_the_decision_is_all_dockerspawner_gets():
         "volumes": spawn.docker_volumes(plan),
         "mem_limit": plan.mem_bytes,
         "cpu_limit": None,
-        "extra_host_config": {"memswap_limit": plan.mem_bytes},
+        "extra_host_config": {"memswap_limit": plan.mem_bytes, "auto_remove": False},
         "extra_create_kwargs": {
             "user": "1000:100",
             "labels": {"org.dokku-jupyterhub.app": "hub", "org.dokku-jupyterhub.user": "bob"},
@@ -149,3 +150,30 @@ def test_hook_is_shared_not_copied_by_traitlets():
     hook = spawn.PreSpawnHook(PolicyCache("/nonexistent/policy.json"), ROOT, "/data", "hub",
                               IMAGE)
     assert copy.deepcopy(hook) is hook
+
+
+def test_the_reason_a_starting_server_died():
+    from dokku_jupyterhub.hub_runtime.docker_spawner import death_reason
+
+    oom = death_reason({"OOMKilled": True, "ExitCode": 137}, "350m")
+    assert oom.startswith("out of memory: the server was killed at its memory limit of 350m")
+    assert "limits:set" in oom
+    assert death_reason({"OOMKilled": False, "ExitCode": 1, "Error": ""}, "350m",
+                        "ModuleNotFoundError: No module named 'jupyterhub'") == (
+        "the server exited with code 1 (last output: ModuleNotFoundError: No module named "
+        "'jupyterhub')")
+    assert death_reason({"ExitCode": 127, "Error": "exec format error"}, None) == (
+        "the server exited with code 127: exec format error")
+
+
+def test_a_failed_spawn_is_recorded_for_report(tmp_path):
+    import json
+
+    from dokku_jupyterhub.hub_runtime.docker_spawner import record
+
+    path = tmp_path / "last-spawn-failure.json"
+    record(str(path), "bob", "out of memory")
+    got = json.loads(path.read_text())
+    assert (got["user"], got["reason"]) == ("bob", "out of memory")
+    assert got["time"].endswith("Z")
+    record(str(tmp_path / "missing" / "x.json"), "bob", "r")  # never fails the spawn

@@ -284,3 +284,27 @@ def test_operations_produce_documents_that_validate(doc):
     d = ops.add_users(d, names("eve")).doc
     assert policy.validate(d) == d
     assert policy.loads(policy.dumps(d)) == d
+
+
+def test_a_new_memory_limit_must_let_a_notebook_server_start():
+    with pytest.raises(PolicyError, match="at least 128m"):
+        ops.check_limit_values("100m", None)
+    assert ops.check_limit_values("128m", None) == ("128m", None)
+    # a file that already holds a smaller limit stays readable (Docker's own 6m floor)
+    doc = policy.validate({"version": 1, "limits": {"users": {"bob": {"memory": "64m"}}}})
+    assert doc["limits"]["users"]["bob"] == {"memory": "64m"}
+
+
+def test_no_effect_says_which_rule_outbids_a_limit(doc):
+    d = ops.set_limits(doc, ops.Target("user", "zed"), "200m", "0.5").doc
+    d = ops.set_limits(d, ops.Target("default"), cpu="1").doc
+    lines = ops.no_effect(d, ops.Target("user", "zed"))
+    assert len(lines) == 2
+    assert lines[0].startswith("zed still gets 350m of memory, not 200m")
+    assert lines[1].startswith("zed still gets 1 CPU, not 0.5")
+    assert ops.no_effect(ops.set_limits(d, ops.Target("user", "zed"), "1G", "2").doc,
+                         ops.Target("user", "zed")) == []
+    g = ops.set_limits(d, ops.Target("group", "chem"), "300m").doc
+    assert ops.no_effect(g, ops.Target("group", "chem"))[0].startswith(
+        "@chem still gets 350m of memory, not 300m")
+    assert ops.no_effect(g, ops.Target("default")) == []

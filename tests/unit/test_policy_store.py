@@ -136,7 +136,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(hub, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(policy_store.os, "fsync", crash)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(DokkuError, match="no space left on .*: policy.json was not changed"):
         policy_store.change(
             APP, lambda d: policy_ops.add_admins(d, policy_ops.normalise_users(["b"]))
         )
