@@ -78,3 +78,19 @@ teardown_file() {
   tar -xf "$dest/a.tar" -C "$dest"
   diff -r "$dest/hub" "$dest/src"
 }
+
+@test "export never writes through a symlink, nor into Dokku's home" {
+  dest="$STANDIN_ROOT/export-links"
+  mkdir -m 0777 "$dest" "$dest/elsewhere" "$dest/src"
+  chmod 0777 "$dest/elsewhere" "$dest/src"
+  ln -s "$dest/elsewhere" "$dest/src/images"
+  run_split dokku jupyterhub:export hub "$dest/src" --force
+  [ "$status" -eq 1 ]
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]
+  [[ "$err" == " !     $dest/src/images is a symbolic link: export never writes through one" ]]
+  [ -z "$(ls -A "$dest/elsewhere")" ]
+  run_split dokku jupyterhub:export hub "$STANDIN_DOKKU_ROOT/hub-src"
+  [ "$status" -eq 1 ]
+  [[ "$err" == *"where Dokku takes every folder for an app"* ]]
+  [ ! -e "$STANDIN_DOKKU_ROOT/hub-src" ]
+}

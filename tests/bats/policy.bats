@@ -165,3 +165,20 @@ assert rows["alice"]["admin"] is True, rows
   [ "$status" -eq 0 ]
   [ -z "$err" ]
 }
+
+@test "a full disk is one line, and groups:create leaves no folder behind" {
+  data="$STANDIN_LIB_ROOT/data/storage/hub/data"
+  cp -a "$data" "$BATS_TEST_TMPDIR/data.saved"
+  mount -t tmpfs -o size=256k tmpfs "$data"
+  cp -a "$BATS_TEST_TMPDIR/data.saved/." "$data/" || { umount "$data"; false; }
+  if id -u dokku >/dev/null 2>&1; then chown dokku:dokku "$data"; fi
+  dd if=/dev/zero of="$data/fill" bs=4k 2>/dev/null || true
+  run_split dokku jupyterhub:groups:create hub chemistry
+  status_was=$status
+  ls "$data/groups" >"$BATS_TEST_TMPDIR/groups.after" || true
+  umount "$data"
+  [ "$status_was" -eq 1 ]
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]
+  [[ "$err" == " !     no space left on $data: policy.json was not changed" ]]
+  ! grep -qx chemistry "$BATS_TEST_TMPDIR/groups.after"
+}
