@@ -14,7 +14,7 @@ import asyncio
 import json
 import os
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import docker.errors
 from dockerspawner import DockerSpawner
@@ -70,14 +70,9 @@ class WatchedDockerSpawner(DockerSpawner):
     async def start(self) -> Any:
         try:
             ip, port = await super().start()
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound:  # pull_policy "never" on an image not built
             self._fail(f"the notebook image {self.image} is missing (an admin can build it "
                        "with dokku jupyterhub:rebuild-image)")
-        except Exception as exc:
-            if "not present" in str(exc) or "No such image" in str(exc):
-                self._fail(f"the notebook image {self.image} is missing (an admin can build "
-                           "it with dokku jupyterhub:rebuild-image)")
-            raise
         url = f"http://{ip}:{port}{self.server.base_url}api"
         up = asyncio.ensure_future(wait_for_http_server(url, timeout=self.http_timeout))
         try:
@@ -109,7 +104,7 @@ class WatchedDockerSpawner(DockerSpawner):
         lines = [ln.strip() for ln in logs.decode(errors="replace").splitlines() if ln.strip()]
         return lines[-1] if lines else ""
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         self.log.error("Server of %s failed to start: %s", self.user.name, reason)
         record(self.failure_record, self.user.name, reason)
         raise SpawnFailed(reason)
