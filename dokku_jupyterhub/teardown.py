@@ -32,6 +32,11 @@ def release(client: Any, app: str, net: str) -> None:
     is kept, and the admin told what is on it."""
     remove_user_servers(client, app, net)
     if dokku_state.network_exists(net):
+        # The app's own containers: apps:destroy has stopped them, and Dokku's scheduler
+        # removes them only after this trigger (post-delete runs in plugin name order).
+        for c in containers_on(client, net):
+            if (c.labels or {}).get(LABEL_DOKKU_APP) == app:
+                _disconnect(client, net, c)
         users = containers_on(client, net)
         if users:
             warn(f"{net} kept: still used by {', '.join(sorted(c.name for c in users))}; "
@@ -61,12 +66,16 @@ def remove_user_servers(client: Any, app: str, net: str) -> None:
                 verbose_quiet(f"removing notebook server {c.name}")
                 c.remove(force=True)
             elif labels.get(LABEL_DOKKU_APP) != app:
-                client.networks.get(net).disconnect(c, force=True)
+                _disconnect(client, net, c)
                 verbose_quiet(f"disconnected {c.name} from {net} (not a notebook server: kept)")
         except docker.errors.NotFound:
             continue
         except docker.errors.DockerException as exc:
             warn(f"could not remove or disconnect {c.name}: {docker_api.explain(exc)}")
+
+
+def _disconnect(client: Any, net: str, container: Any) -> None:
+    client.networks.get(net).disconnect(container, force=True)
 
 
 def notebook_images(client: Any, app: str) -> list[Any]:
