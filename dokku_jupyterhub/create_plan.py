@@ -28,6 +28,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
     HUB_APP_PROPERTY,
     HUB_PORT,
     Env,
+    Prop,
     hub_alias,
     network_name,
     notebook_image,
@@ -193,7 +194,7 @@ def identity_config(app: str, pinned_image: str | None) -> dict[str, str]:
 def hub_config(opts: Options, seen: Observed, secrets: Secrets) -> dict[str, str]:
     """The environment the hub's jupyterhub_config.py reads (names: contract.Env)."""
     app, have = opts.app, seen.config
-    pinned = opts.notebook_image or seen.properties.get("notebook-image")
+    pinned = opts.notebook_image or seen.properties.get(Prop.NOTEBOOK_IMAGE)
     idle = opts.idle_timeout or have.get(Env.IDLE_TIMEOUT) or DEFAULT_IDLE_TIMEOUT
     password = have.get(Env.ADMIN_PASSWORD)
     return {
@@ -232,7 +233,7 @@ def plan(
     vhosts_off = not seen.app_exists or seen.config.get(NO_VHOST) == "1"
     if new_domains:
         b.dokku(f"Adding {', '.join(new_domains)}", "domains:add", app, *new_domains)
-    b.prop(seen, "domains", "\n".join([*seen.domains, *new_domains]))
+    b.prop(seen, Prop.DOMAINS, "\n".join([*seen.domains, *new_domains]))
     ports = () if new_domains and vhosts_off else seen.ports
 
     # 3. nginx port 80 -> the hub's proxy on 8000 (keep other mappings to 8000, e.g. https)
@@ -288,8 +289,8 @@ def plan(
         b.dokku(what, "config:set", "--no-restart", app, *pairs)
         b.rewired = True
     if opts.notebook_image:
-        b.prop(seen, "notebook-image", opts.notebook_image)
-    b.prop(seen, "idle-timeout", wanted[Env.IDLE_TIMEOUT])
+        b.prop(seen, Prop.NOTEBOOK_IMAGE, opts.notebook_image)
+    b.prop(seen, Prop.IDLE_TIMEOUT, wanted[Env.IDLE_TIMEOUT])
 
     # 7. The data tree (datadirs.py) and its mount at /data, in the colon form rather than
     #    0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub
@@ -330,7 +331,7 @@ def plan(
         nginx_changed = True
     if nginx_changed:
         b.dokku("Rebuilding the proxy config", "proxy:build-config", app)
-    b.prop(seen, "max-body-size", size)
+    b.prop(seen, Prop.MAX_BODY_SIZE, size)
 
     # 10. The hub's database: dokku-postgres when installed (and not --no-postgres), the
     #     service recorded in the `postgres-service` property before it is made, so
@@ -376,26 +377,26 @@ def plan(
 
 def _database(b: _Builder, opts: Options, seen: Observed) -> None:
     app = opts.app
-    service = seen.properties.get("postgres-service") or postgres_service_name(app)
+    service = seen.properties.get(Prop.POSTGRES_SERVICE) or postgres_service_name(app)
     if seen.postgres_linked:
-        b.prop(seen, "db-kind", "postgres")
+        b.prop(seen, Prop.DB_KIND, "postgres")
         return
     if seen.config.get(Env.DATABASE_URL):
         # The admin linked a database of their own: use it, create nothing.
-        b.prop(seen, "db-kind", "postgres")
+        b.prop(seen, Prop.DB_KIND, "postgres")
         return
     # A hub that runs on SQLite keeps it: a rerun must not move it to an empty database.
-    keeps_sqlite = seen.properties.get("db-kind") == "sqlite"
+    keeps_sqlite = seen.properties.get(Prop.DB_KIND) == "sqlite"
     if opts.postgres and seen.postgres_installed and not keeps_sqlite:
         if not seen.postgres_service_exists:
             # Recorded before it exists, so an interruption never loses that we made it.
-            b.prop(seen, "postgres-service", service)
+            b.prop(seen, Prop.POSTGRES_SERVICE, service)
             b.dokku(f"Creating Postgres service {service}", "postgres:create", service)
         b.dokku(f"Linking {service}", "postgres:link", service, app, "--no-restart")
         b.rewired = True
-        b.prop(seen, "db-kind", "postgres")
+        b.prop(seen, Prop.DB_KIND, "postgres")
         return
-    b.prop(seen, "db-kind", "sqlite")
-    if not seen.properties.get("db-kind"):
+    b.prop(seen, Prop.DB_KIND, "sqlite")
+    if not seen.properties.get(Prop.DB_KIND):
         why = "--no-postgres" if not opts.postgres else "dokku-postgres is not installed"
         b.notes.append(f"Database: SQLite in {DATA_MOUNT}/jupyterhub.sqlite ({why})")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dokku_jupyterhub import dokku_cli, properties
-from dokku_jupyterhub.hub_runtime.contract import network_name, postgres_service_name
+from dokku_jupyterhub.hub_runtime.contract import Prop, network_name, postgres_service_name
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import lib_root
 
@@ -194,7 +194,7 @@ def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
     props = properties.all_for(app)
     pg_installed = plugin_enabled("postgres")
     le_installed = plugin_enabled("letsencrypt")
-    service = props.get("postgres-service") or postgres_service_name(app)
+    service = props.get(Prop.POSTGRES_SERVICE) or postgres_service_name(app)
     service_exists = pg_installed and postgres_exists(service)
     common = {
         "properties": props,

@@ -25,6 +25,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
     MASK,
     BuildRecord,
     Env,
+    Prop,
     notebook_image,
 )
 from dokku_jupyterhub.output import DokkuError, info2_quiet, out, verbose
@@ -108,28 +109,29 @@ def values(app: str) -> dict[str, str]:
     active: bool | None = None
     if dokku_state.plugin_enabled("letsencrypt"):
         active = exists and dokku_state.letsencrypt_active(app)
-    pinned = props.get("notebook-image")
+    pinned = props.get(Prop.NOTEBOOK_IMAGE)
     image = cfg.get(Env.NOTEBOOK_IMAGE) or pinned or notebook_image(app)
     flat = {
         "url": f"{'https' if active else 'http'}://{domains[0]}/" if domains else "",
         "data-root": str(data_root(app)),
         "domains": " ".join(domains),
-        "db-kind": props.get("db-kind") or ("postgres" if cfg.get(Env.DATABASE_URL) else "sqlite"),
-        "postgres-service": props.get("postgres-service", ""),
+        "db-kind": props.get(Prop.DB_KIND)
+        or ("postgres" if cfg.get(Env.DATABASE_URL) else "sqlite"),
+        "postgres-service": props.get(Prop.POSTGRES_SERVICE, ""),
         "database-url": mask_url(cfg.get(Env.DATABASE_URL)),
-        "auth-provider": props.get("auth-provider") or cfg.get(Env.AUTH_PROVIDER) or "none",
+        "auth-provider": props.get(Prop.AUTH_PROVIDER) or cfg.get(Env.AUTH_PROVIDER) or "none",
         **policy_values(*read_policy(app)),
         "notebook-image": image,
         "notebook-builds": "off (pinned image)" if pinned else "automatic",
-        "hub-base-image": properties.get_with_global(app, "hub-base-image", "") or "",
-        "notebook-base-image": properties.get_with_global(app, "notebook-base-image", "") or "",
+        "hub-base-image": properties.get_with_global(app, Prop.HUB_BASE_IMAGE, "") or "",
+        "notebook-base-image": properties.get_with_global(app, Prop.NOTEBOOK_BASE_IMAGE, "") or "",
         **{key: props.get(key, "") for key in
            (BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID)},
         "last-spawn-failure": last_spawn_failure(app),
         "idle-timeout": cfg.get(Env.IDLE_TIMEOUT)
-        or props.get("idle-timeout")
+        or props.get(Prop.IDLE_TIMEOUT)
         or str(DEFAULT_IDLE_TIMEOUT),
-        "max-body-size": props.get("max-body-size") or DEFAULT_MAX_BODY_SIZE,
+        "max-body-size": props.get(Prop.MAX_BODY_SIZE) or DEFAULT_MAX_BODY_SIZE,
         "letsencrypt": letsencrypt_hint(app, active, domains),
         "admin-password": mask(cfg.get(Env.ADMIN_PASSWORD)),
         "api-token": mask(cfg.get(Env.API_TOKEN)),

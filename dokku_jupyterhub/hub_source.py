@@ -24,7 +24,7 @@ from pathlib import Path
 import jinja2
 
 from dokku_jupyterhub import __version__, properties
-from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE
+from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE, Prop
 from dokku_jupyterhub.validate import IMAGE_RE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -89,9 +89,9 @@ def params_for(app: str) -> HubParams:
     """The app's parameters from its properties (base images fall back to `--global`)."""
     return HubParams(
         app=app,
-        hub_base_image=properties.get_with_global(app, "hub-base-image")
+        hub_base_image=properties.get_with_global(app, Prop.HUB_BASE_IMAGE)
         or DEFAULT_HUB_BASE_IMAGE,
-        notebook_base_image=properties.get_with_global(app, "notebook-base-image")
+        notebook_base_image=properties.get_with_global(app, Prop.NOTEBOOK_BASE_IMAGE)
         or DEFAULT_NOTEBOOK_BASE_IMAGE,
     )
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from dokku_jupyterhub import properties
 from dokku_jupyterhub.hub_runtime import names
-from dokku_jupyterhub.hub_runtime.contract import CLOSED_PROVIDER, MASK, OAUTH_PROVIDERS, Env
+from dokku_jupyterhub.hub_runtime.contract import CLOSED_PROVIDER, MASK, OAUTH_PROVIDERS, Env, Prop
 from dokku_jupyterhub.hub_runtime.settings import CLAIM_RE
 from dokku_jupyterhub.output import DokkuError
 
@@ -132,7 +132,7 @@ def plan_change(
         if name in given and not CLAIM_RE.fullmatch(given[name]):
             raise DokkuError(f"{_flag(name)} must be a claim name like upn or groups")
     if provider != "none" and "callback_url" not in given:
-        domains = properties.get_list(app, "domains")
+        domains = properties.get_list(app, Prop.DOMAINS)
         if not domains:
             raise DokkuError(
                 "give --callback-url https://<hub domain>/hub/oauth_callback "

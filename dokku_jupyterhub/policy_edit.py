@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dokku_jupyterhub import policy_ops, policy_store, properties
-from dokku_jupyterhub.hub_runtime.contract import CLOSED_PROVIDER
+from dokku_jupyterhub.hub_runtime.contract import CLOSED_PROVIDER, Prop
 from dokku_jupyterhub.output import info1, verbose
 
 NEXT_SPAWN = (
@@ -24,7 +24,7 @@ NEXT_SPAWN = (
 
 def auth_provider(app: str) -> str:
     """How the hub names users (`azuread` applies the old setup's username rule)."""
-    return properties.get(app, "auth-provider") or CLOSED_PROVIDER
+    return properties.get(app, Prop.AUTH_PROVIDER) or CLOSED_PROVIDER
 
 
 def user_names(app: str, typed: Iterable[str]) -> list[policy_ops.Name]:

@@ -16,7 +16,7 @@ import click
 
 from dokku_jupyterhub import dokku_cli, dokku_state, policy_store, properties
 from dokku_jupyterhub.hub_apps import require_hub_app
-from dokku_jupyterhub.hub_runtime.contract import MASK, Env
+from dokku_jupyterhub.hub_runtime.contract import MASK, Env, Prop
 from dokku_jupyterhub.login_config import LOGIN_NAMES, SECRET_KEYS, AuthChange, plan_change
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 
@@ -150,7 +150,7 @@ def auth_set(
                 f"{exc.message}; the new settings are stored but old keys remain and {app} "
                 "was not restarted: run this auth:set again"
             ) from None
-    properties.set(app, "auth-provider", change.provider)
+    properties.set(app, Prop.AUTH_PROVIDER, change.provider)
     for line in change.shown():
         verbose(line)
     if change.provider == "none":

@@ -167,7 +167,7 @@ def destroy(app: str, force: bool, purge_data: bool) -> None:
     net = contract.network_name(app)
     if exists:
         net = dokku_state.config(app).get(contract.Env.NETWORK) or net
-    service = properties.get(app, "postgres-service")
+    service = properties.get(app, contract.Prop.POSTGRES_SERVICE)
     if service and not (
         dokku_state.plugin_enabled("postgres") and dokku_state.postgres_exists(service)
     ):
@@ -252,7 +252,8 @@ def _app_row(app: str) -> dict[str, str]:
         "app": app,
         "domain": domains[0] if domains else "",
         "state": _container_state(app) if exists else "missing",
-        "notebook_image": properties.get(app, "notebook-image") or contract.notebook_image(app),
+        "notebook_image": properties.get(app, contract.Prop.NOTEBOOK_IMAGE)
+        or contract.notebook_image(app),
     }
 
 

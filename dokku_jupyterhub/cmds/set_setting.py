@@ -16,6 +16,7 @@ from dokku_jupyterhub import (
     setting_keys,
 )
 from dokku_jupyterhub.hub_apps import require_hub_app
+from dokku_jupyterhub.hub_runtime.contract import Prop
 from dokku_jupyterhub.output import info1, verbose
 
 NEXT_SPAWN = "takes effect when each user's server next starts"
@@ -91,9 +92,9 @@ def _apply_config(change: setting_keys.Change, restart: bool) -> None:
         return
     if change.key == "notebook-image":
         # The property's presence is what turns automatic notebook builds off.
-        properties.set(app, "notebook-image", change.value)
+        properties.set(app, Prop.NOTEBOOK_IMAGE, change.value)
     else:
-        properties.set(app, "idle-timeout", wanted)
+        properties.set(app, Prop.IDLE_TIMEOUT, wanted)
     info1(_said(change, change.value))
     if change.key == "notebook-image":
         if change.unset:
@@ -118,13 +119,13 @@ def _apply_nginx(change: setting_keys.Change) -> None:
     current = dokku_cli.run(
         "nginx:report", app, "--nginx-client-max-body-size", check=False
     ).stdout.strip()
-    if current == wanted and properties.get(app, "max-body-size") == wanted:
+    if current == wanted and properties.get(app, Prop.MAX_BODY_SIZE) == wanted:
         info1(f"{change.key} is already {wanted}: nothing to do")
         return
     if current != wanted:
         dokku_cli.run("nginx:set", app, "client-max-body-size", wanted)
         dokku_cli.run("proxy:build-config", app)
-    properties.set(app, "max-body-size", wanted)
+    properties.set(app, Prop.MAX_BODY_SIZE, wanted)
     info1(_said(change, wanted))
 
 

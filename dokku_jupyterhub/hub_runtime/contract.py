@@ -138,7 +138,25 @@ DEFAULT_MEMORY = "350m"  # the policy's default memory, also the floor of "large
 DEFAULT_IDLE_TIMEOUT = 300  # seconds
 DEFAULT_MAX_BODY_SIZE = "30m"  # nginx client-max-body-size (Dokku's 1m breaks uploads)
 
-# ---- records of the last notebook build (plugin properties) --------------------------------
+# ---- what the plugin records of a hub app (plugin properties) ------------------------------
+
+
+class Prop:
+    """Keys of the plugin's properties of a hub app (the `set` keys of the same names are
+    stored under them too)."""
+
+    HUB_APP = HUB_APP_PROPERTY
+    AUTH_PROVIDER = "auth-provider"
+    DOMAINS = "domains"
+    NOTEBOOK_IMAGE = "notebook-image"  # set: a pinned image, builds off
+    IDLE_TIMEOUT = "idle-timeout"
+    MAX_BODY_SIZE = "max-body-size"
+    POSTGRES_SERVICE = "postgres-service"  # the service create made (destroy may offer it)
+    DB_KIND = "db-kind"  # postgres | sqlite
+    HUB_BASE_IMAGE = "hub-base-image"
+    NOTEBOOK_BASE_IMAGE = "notebook-base-image"
+
+
 
 
 class BuildRecord:

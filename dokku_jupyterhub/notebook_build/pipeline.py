@@ -35,8 +35,8 @@ from dokku_jupyterhub.output import (
     warn,
 )
 
-PINNED_PROPERTY = "notebook-image"
-BASE_IMAGE_PROPERTY = "notebook-base-image"
+PINNED_PROPERTY = contract.Prop.NOTEBOOK_IMAGE
+BASE_IMAGE_PROPERTY = contract.Prop.NOTEBOOK_BASE_IMAGE
 
 
 class BuildFailed(DokkuError):

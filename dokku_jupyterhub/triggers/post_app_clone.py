@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dokku_jupyterhub import dokku_cli, dokku_state, properties, rename_clone
 from dokku_jupyterhub.hub_apps import is_hub_app
-from dokku_jupyterhub.hub_runtime.contract import Env, network_name
+from dokku_jupyterhub.hub_runtime.contract import Env, Prop, network_name
 from dokku_jupyterhub.output import verbose
 from dokku_jupyterhub.paths import data_root
 
@@ -19,7 +19,7 @@ from dokku_jupyterhub.paths import data_root
 def originals_services(old: str) -> list[str]:
     """The services dokku-postgres may have linked the clone to: the one create made for the
     original, and the one its DATABASE_URL points at."""
-    found = [properties.get(old, "postgres-service"),
+    found = [properties.get(old, Prop.POSTGRES_SERVICE),
              dokku_state.service_of_url(dokku_state.config(old).get(Env.DATABASE_URL))]
     return list(dict.fromkeys(s for s in found if s))
 

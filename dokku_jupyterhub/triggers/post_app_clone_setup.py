@@ -26,11 +26,11 @@ from dokku_jupyterhub import (
     rename_clone,
 )
 from dokku_jupyterhub.hub_apps import is_hub_app
-from dokku_jupyterhub.hub_runtime.contract import BuildRecord, Env, network_name
+from dokku_jupyterhub.hub_runtime.contract import BuildRecord, Env, Prop, network_name
 from dokku_jupyterhub.output import info1, verbose
 from dokku_jupyterhub.paths import data_root
 
-NOT_COPIED = ("postgres-service", "db-kind", "domains", *BuildRecord.KEYS)
+NOT_COPIED = (Prop.POSTGRES_SERVICE, Prop.DB_KIND, Prop.DOMAINS, *BuildRecord.KEYS)
 
 
 def main(argv: list[str]) -> int:
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         Env.ADMIN_PASSWORD: candidates.admin_password,
         Env.API_TOKEN: candidates.api_token,
     }
-    rename_clone.fix_config(new, properties.get(new, "notebook-image"), fresh)
+    rename_clone.fix_config(new, properties.get(new, Prop.NOTEBOOK_IMAGE), fresh)
     if Env.DATABASE_URL in dokku_state.config(new):
         dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
     rename_clone.fix_data_mount(new, str(data_root(new)))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dokku_jupyterhub import create_plan, dokku_cli, dokku_state, properties, rename_clone
 from dokku_jupyterhub.hub_apps import is_hub_app
-from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, network_name
+from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, Prop, network_name
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 from dokku_jupyterhub.paths import data_root, storage_root
 
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     try:
         rename_clone.fix_data_mount(new, str(data_root(new)))
         rename_clone.fix_network(new, net, drop=network_name(old))
-        rename_clone.fix_config(new, properties.get(old, "notebook-image"))
+        rename_clone.fix_config(new, properties.get(old, Prop.NOTEBOOK_IMAGE))
         # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
         rename_clone.fix_network(old, net, drop=network_name(old))
         rename_clone.fix_data_mount(old, str(data_root(new)))
