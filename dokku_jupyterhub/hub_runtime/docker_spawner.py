@@ -13,15 +13,76 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
+import docker
 import docker.errors
+from docker.utils import kwargs_from_env
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import wait_for_http_server
 from traitlets import Unicode
 
-WATCH_INTERVAL = 0.5  # seconds between looks at a starting container
+# DockerSpawner runs every Docker call of every spawner in ONE thread, so nothing here
+# polls: one Docker event stream for the whole hub says when a starting container dies,
+# and the watcher has a client and threads of its own for the one look at why.
+EVENTS_RETRY = 2.0  # seconds before the event stream is opened again after it broke
+
+
+class _DeathWatch:
+    """Futures, by container id, that the hub's one `die` event stream resolves."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self.thread: threading.Thread | None = None
+        self.executor = ThreadPoolExecutor(2, thread_name_prefix="spawn-watch")
+        self.client = docker.APIClient(version="auto", timeout=10, **kwargs_from_env())
+
+    def watch(self, container_id: str) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        with self.lock:
+            self.waiting[container_id] = (loop, future)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._stream, name="spawn-deaths",
+                                               daemon=True)
+                self.thread.start()
+        return future
+
+    def forget(self, container_id: str) -> None:
+        with self.lock:
+            self.waiting.pop(container_id, None)
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wrap_future(
+            self.executor.submit(getattr(self.client, method), *args, **kwargs))
+
+    def _stream(self) -> None:
+        while True:
+            try:
+                stream = docker.APIClient(version="auto", timeout=None, **kwargs_from_env())
+                for event in stream.events(decode=True,
+                                           filters={"type": "container", "event": "die"}):
+                    with self.lock:
+                        entry = self.waiting.pop(event.get("id", ""), None)
+                    if entry:
+                        loop, future = entry
+                        loop.call_soon_threadsafe(
+                            lambda f=future, e=event: f.done() or f.set_result(e))
+            except Exception:  # noqa: BLE001 - a broken stream is opened again
+                time.sleep(EVENTS_RETRY)
+
+
+_deaths: list[_DeathWatch] = []
+
+
+def deaths() -> _DeathWatch:
+    if not _deaths:
+        _deaths.append(_DeathWatch())
+    return _deaths[0]
 
 
 class SpawnFailed(RuntimeError):
@@ -74,13 +135,19 @@ class WatchedDockerSpawner(DockerSpawner):
             self._fail(f"the notebook image {self.image} is missing (an admin can build it "
                        "with dokku jupyterhub:rebuild-image)")
         url = f"http://{ip}:{port}{self.server.base_url}api"
+        watch = deaths()
+        died = watch.watch(self.container_id)
         up = asyncio.ensure_future(wait_for_http_server(url, timeout=self.http_timeout))
         try:
-            while not up.done():
-                state = await self._state()
-                if state is not None and not state.get("Running"):
-                    self._fail(death_reason(state, self.memory_shown, await self._last_line()))
-                await asyncio.wait({up}, timeout=WATCH_INTERVAL)
+            state = await self._state()  # it may have died before the watch began
+            if state is not None and state.get("Running"):
+                await asyncio.wait({up, died}, return_when=asyncio.FIRST_COMPLETED)
+                if died.done():
+                    state = await self._state()
+            if state is None:
+                self._fail("the server's container stopped and is gone")
+            if not state.get("Running"):
+                self._fail(death_reason(state, self.memory_shown, await self._last_line()))
             up.result()  # a timeout here: JupyterHub's own wait gives up and says so
         except TimeoutError:
             pass
@@ -89,16 +156,20 @@ class WatchedDockerSpawner(DockerSpawner):
                 raise
             self.log.warning("Waiting for %s's server: %s", self.user.name, exc)
         finally:
+            watch.forget(self.container_id)
             up.cancel()
+            died.cancel()
         return ip, port
 
     async def _state(self) -> dict[str, Any] | None:
-        obj = await self.get_object()
-        return obj["State"] if obj else None
+        try:
+            return (await deaths().call("inspect_container", self.container_id))["State"]
+        except docker.errors.NotFound:
+            return None
 
     async def _last_line(self) -> str:
         try:
-            logs = await self.docker("logs", self.container_id, tail=5)
+            logs = await deaths().call("logs", self.container_id, tail=5)
         except Exception:  # noqa: BLE001 - the reason is still worth giving without it
             return ""
         lines = [ln.strip() for ln in logs.decode(errors="replace").splitlines() if ln.strip()]
