@@ -145,7 +145,6 @@ class Prop:
     """Keys of the plugin's properties of a hub app (the `set` keys of the same names are
     stored under them too)."""
 
-    HUB_APP = HUB_APP_PROPERTY
     AUTH_PROVIDER = "auth-provider"
     DOMAINS = "domains"
     NOTEBOOK_IMAGE = "notebook-image"  # set: a pinned image, builds off
