@@ -33,10 +33,12 @@ from dokku_jupyterhub.hub_runtime.contract import (
     network_name,
     notebook_image,
     postgres_service_name,
+    proxy_container_name,
 )
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub.proxy_plan import checks_off, is_listener, pick_listener
 
 PORT_MAP = f"http:80:{HUB_PORT}"
 PROXY_READ_TIMEOUT = "3600s"
@@ -55,9 +57,15 @@ STEPS = (
     "(the hub is `<app>.web` on it), and `network:set <app> bind-all-interfaces false`: on, "
     "it would publish the hub on every host interface, bypassing nginx and TLS, and Dokku "
     "turns it on at the next `plugin:install` for every app that has not set it;",
+    "`checks:disable <app> web`: Dokku then stops the old hub before it starts the new one "
+    "on a deploy or restart, instead of running both against one database for a minute;",
     "`config:set --no-restart` with the hub's environment (`DOCKER_NETWORK_NAME`, `HUB_IP`, "
-    "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, a generated admin password and API "
-    "token);",
+    "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, the proxy's name, a generated admin "
+    "password, API token and proxy token);",
+    "records the proxy's own loopback address (`127.42.0.2` for the first hub on the host); "
+    "the deploy's `post-deploy` starts the proxy container `dokku.jupyterhub.<app>.proxy` "
+    "there and sets `network:set <app> static-web-listener <address>:8000`, so nginx sends "
+    "users to the proxy, never to the hub's container;",
     "creates the data tree `/var/lib/dokku/data/storage/<app>/data` (`users`, "
     "`user-settings`, `shared`, `colab`, `groups`) and mounts it at `/data`;",
     "writes the policy file with the admins and the default memory limit;",
@@ -109,10 +117,11 @@ class Secrets:
 
     admin_password: str
     api_token: str
+    proxy_token: str
 
     @classmethod
     def fresh(cls) -> Secrets:
-        return cls(new_admin_password(), new_api_token())
+        return cls(new_admin_password(), new_api_token(), new_api_token())
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,7 @@ def identity_config(app: str, pinned_image: str | None) -> dict[str, str]:
         Env.HUB_IP: hub_alias(app),
         Env.NOTEBOOK_IMAGE: pinned_image or notebook_image(app),
         Env.APP: app,
+        Env.PROXY_HOST: proxy_container_name(app),
         Env.DATA_DIR: DATA_MOUNT,
         Env.HOST_DATA_DIR: str(data_root(app)),
     }
@@ -202,6 +212,7 @@ def hub_config(opts: Options, seen: Observed, secrets: Secrets) -> dict[str, str
         Env.IDLE_TIMEOUT: str(idle),
         Env.ADMIN_PASSWORD: password if admin_password_ok(password) else secrets.admin_password,
         Env.API_TOKEN: have.get(Env.API_TOKEN) or secrets.api_token,
+        Env.PROXY_TOKEN: have.get(Env.PROXY_TOKEN) or secrets.proxy_token,
     }
 
 
@@ -270,7 +281,16 @@ def plan(
                 "bind-all-interfaces", "false")
         b.rewired = b.rewired or seen.bind_all_interfaces == "true"
 
-    # 6. The hub's environment (only the keys that differ). The admin password and the
+    # 6. One hub at a time: with zero-downtime checks on, Dokku starts the new hub beside
+    #    the old one and retires the old one only after `wait-to-retire` (60 s), so two
+    #    JupyterHubs would share one database and both answer as `<app>.web`. Off, it stops
+    #    the old one first; users' servers and the proxy keep running, so users only miss
+    #    the hub's own pages (login, spawn) for the seconds the new hub takes to start.
+    if not checks_off(seen.checks_disabled):
+        b.dokku("Turning zero-downtime deploys off for the hub (one hub at a time)",
+                "checks:disable", app, "web")
+
+    # 7. The hub's environment (only the keys that differ). The admin password and the
     #    plugin's API token are generated once (`Secrets.fresh`, which apps:clone uses too);
     #    reruns keep them, except an admin password shorter than the hub accepts (left by an
     #    older plugin's clone: that hub never started), which is replaced.
@@ -291,8 +311,13 @@ def plan(
     if opts.notebook_image:
         b.prop(seen, Prop.NOTEBOOK_IMAGE, opts.notebook_image)
     b.prop(seen, Prop.IDLE_TIMEOUT, wanted[Env.IDLE_TIMEOUT])
+    # The proxy's own address (proxy_plan.py); the deploy starts it there.
+    listener = seen.properties.get(Prop.PROXY_LISTENER)
+    if not is_listener(listener) or listener in seen.other_listeners:
+        listener = pick_listener(seen.other_listeners)
+    b.prop(seen, Prop.PROXY_LISTENER, str(listener))
 
-    # 7. The data tree (datadirs.py) and its mount at /data, in the colon form rather than
+    # 8. The data tree (datadirs.py) and its mount at /data, in the colon form rather than
     #    0.38's named entries (`storage:create` + `storage:mount --container-dir`): the hub
     #    asks Docker for bind mounts of EXACT host paths below HUB_HOST_DATA_DIR for every
     #    user's server, so the path must be the one we pass; the Docker socket (a file) can
@@ -308,7 +333,7 @@ def plan(
         b.dokku(f"Mounting {data.host} at /data", "storage:mount", app, data.spec())
         b.rewired = True
 
-    # 8. the initial policy: admins and the default memory limit
+    # 9. the initial policy: admins and the default memory limit
     have_admins = list((policy_doc or {}).get("admins", []))
     have_memory = ((policy_doc or {}).get("limits", {}).get("default", {})).get("memory")
     memory = opts.memory or (None if policy_doc is not None else DEFAULT_MEMORY)
@@ -317,7 +342,7 @@ def plan(
         what = "Writing the policy" + (f" (admins: {', '.join(new_admins)})" if new_admins else "")
         b.local(what, "policy", memory or "", *new_admins)
 
-    # 9. nginx settings JupyterHub needs, then the proxy config
+    # 10. nginx settings JupyterHub needs, then the proxy config
     size = opts.max_body_size or seen.nginx.get("client-max-body-size") or DEFAULT_MAX_BODY_SIZE
     nginx_changed = False
     if seen.nginx.get("client-max-body-size") != size:
@@ -333,19 +358,19 @@ def plan(
         b.dokku("Rebuilding the proxy config", "proxy:build-config", app)
     b.prop(seen, Prop.MAX_BODY_SIZE, size)
 
-    # 10. The hub's database: dokku-postgres when installed (and not --no-postgres), the
+    # 11. The hub's database: dokku-postgres when installed (and not --no-postgres), the
     #     service recorded in the `postgres-service` property before it is made, so
     #     `destroy` only ever offers to remove a service create made; `postgres:link` sets
     #     DATABASE_URL (the hub maps `postgres://` to its driver itself). Otherwise SQLite
     #     in /data; a hub recorded as running on SQLite stays on it.
     _database(b, opts, seen)
 
-    # 11. letsencrypt email (enabled after the deploy)
+    # 12. letsencrypt email (enabled after the deploy)
     email = opts.letsencrypt_email
     if email and not seen.letsencrypt_active and seen.letsencrypt_email != email:
         b.dokku("Setting the letsencrypt email", "letsencrypt:set", app, "email", email)
 
-    # 12. The hub app itself, unless --no-deploy or the app already has source (a rerun
+    # 13. The hub app itself, unless --no-deploy or the app already has source (a rerun
     #     never replaces what the admin pushed). An app with source that never deployed
     #     (an interrupted first deploy) is rebuilt; a deployed app whose wiring changed is
     #     restarted.
@@ -365,7 +390,7 @@ def plan(
     elif b.rewired:
         b.dokku("Restarting the hub to apply the changes", "ps:restart", app, stream=True)
 
-    # 13. TLS, once the app answers on its domain
+    # 14. TLS, once the app answers on its domain
     if email and not seen.letsencrypt_active:
         if opts.deploy:
             b.dokku("Enabling letsencrypt", "letsencrypt:enable", app, stream=True)

@@ -12,6 +12,8 @@ used and why:
     network:exists <net>                       exit status
     network:report <app> --network-attach-post-create
     network:report <app> --network-bind-all-interfaces  the raw property, empty when unset
+    network:report <app> --network-static-web-listener  host:port, empty when unset
+    checks:report <app> --checks-disabled-list  none | _all_ | comma-separated process types
     nginx:report <app> --nginx-<property>      empty when unset (Dokku's default applies)
     postgres:exists <svc>
     postgres:info <svc> --links                space-separated apps, `-` for none
@@ -30,13 +32,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dokku_jupyterhub import dokku_cli, properties
-from dokku_jupyterhub.hub_runtime.contract import Prop, network_name, postgres_service_name
+from dokku_jupyterhub.hub_apps import all_hub_apps
+from dokku_jupyterhub.hub_runtime.contract import (
+    HUB_PORT,
+    Prop,
+    network_name,
+    postgres_service_name,
+)
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.paths import lib_root
+from dokku_jupyterhub.proxy_plan import pick_listener
+
+# How many busy proxy addresses `other_listeners` steps over before it stops looking.
+BUSY_PROBES = 16
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,9 @@ class Observed:
     has_source: bool = False
     deployed: bool = False
     properties: dict[str, str] = field(default_factory=dict)
+    checks_disabled: str = "none"
+    # The proxy addresses other hub apps of this host have (properties).
+    other_listeners: tuple[str, ...] = ()
 
 
 # Dokku's config key of an app without vhosts ("1"), as `apps:create` leaves it on a host
@@ -143,6 +159,15 @@ def bind_all_interfaces(app: str) -> str | None:
     return _out("network:report", app, "--network-bind-all-interfaces") or None
 
 
+def static_web_listener(app: str) -> str:
+    return _out("network:report", app, "--network-static-web-listener")
+
+
+def checks_disabled(app: str) -> str:
+    """`none`, `_all_` or the comma-separated process types without zero-downtime checks."""
+    return _out("checks:report", app, "--checks-disabled-list") or "none"
+
+
 def nginx(app: str) -> dict[str, str]:
     return {p: _out("nginx:report", app, f"--nginx-{p}") for p in NGINX_PROPERTIES}
 
@@ -198,6 +223,7 @@ def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
     service_exists = pg_installed and postgres_exists(service)
     common = {
         "properties": props,
+        "other_listeners": other_listeners(app),
         "network_exists": network_exists(network_name(app)),
         "postgres_installed": pg_installed,
         "postgres_service_exists": service_exists,
@@ -221,4 +247,30 @@ def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
         letsencrypt_email=letsencrypt_email(app) if check_le else "",
         has_source=has_source(app),
         deployed=deployed(app),
+        checks_disabled=checks_disabled(app),
     )
+
+
+def other_listeners(app: str) -> tuple[str, ...]:
+    """The proxy addresses `app` cannot have: every other hub app's on this host, and the
+    first free-looking ones that something else already listens on (up to a few)."""
+    found = (properties.get(a, Prop.PROXY_LISTENER) for a in all_hub_apps() if a != app)
+    taken = {ip for ip in found if ip}
+    own = properties.get(app, Prop.PROXY_LISTENER)
+    for _ in range(BUSY_PROBES):
+        candidate = pick_listener(taken)
+        if candidate == own or port_free(candidate, HUB_PORT):
+            break
+        taken.add(candidate)
+    return tuple(sorted(taken))
+
+
+def port_free(ip: str, port: int) -> bool:
+    """Whether nothing listens on ip:port (a bind test; the socket is closed at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return False
+    return True

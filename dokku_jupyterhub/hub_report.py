@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit, urlunsplit
 
-from dokku_jupyterhub import dokku_state, policy_store, properties
+from dokku_jupyterhub import dokku_state, policy_store, properties, proxy_wiring
 from dokku_jupyterhub.hub_runtime import policy
 from dokku_jupyterhub.hub_runtime.contract import (
     DEFAULT_IDLE_TIMEOUT,
@@ -128,6 +128,8 @@ def values(app: str) -> dict[str, str]:
         **{key: props.get(key, "") for key in
            (BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID)},
         "last-spawn-failure": last_spawn_failure(app),
+        "proxy": proxy_wiring.status_text(app, cfg) if exists else "",
+        "proxy-listener": dokku_state.static_web_listener(app) if exists else "",
         "idle-timeout": cfg.get(Env.IDLE_TIMEOUT)
         or props.get(Prop.IDLE_TIMEOUT)
         or str(DEFAULT_IDLE_TIMEOUT),
@@ -135,6 +137,7 @@ def values(app: str) -> dict[str, str]:
         "letsencrypt": letsencrypt_hint(app, active, domains),
         "admin-password": mask(cfg.get(Env.ADMIN_PASSWORD)),
         "api-token": mask(cfg.get(Env.API_TOKEN)),
+        "proxy-token": mask(cfg.get(Env.PROXY_TOKEN)),
         "oauth-client-secret": mask(cfg.get(Env.CLIENT_SECRET)),
     }
     return {PREFIX + k: v for k, v in flat.items()}

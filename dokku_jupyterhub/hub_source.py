@@ -24,7 +24,7 @@ from pathlib import Path
 import jinja2
 
 from dokku_jupyterhub import __version__, properties
-from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE, Prop
+from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE, LABEL_PROXY_MODE, PROXY_EXTERNAL, Prop
 from dokku_jupyterhub.validate import IMAGE_RE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -47,6 +47,7 @@ TEMPLATE_FILES = {
     "jupyterhub_config.py": "jupyterhub_config.py.j2",
     "requirements.txt": "requirements.txt.j2",
     "images/Dockerfile": "images/Dockerfile.j2",
+    "images/jupyter_server_config.py": "images/jupyter_server_config.py.j2",
     "images/overrides.json": "images/overrides.json.j2",
     "images/requirements.txt": "images/requirements.txt.j2",
 }
@@ -124,6 +125,7 @@ def render_files(params: HubParams) -> dict[str, bytes]:
         "apt_packages": params.apt_packages,
         "spellchecker_language": params.spellchecker_language,
         "plugin_version": params.plugin_version,
+        "proxy_label": f"{LABEL_PROXY_MODE}={PROXY_EXTERNAL}",
     }
     files = {
         out: env.get_template(name).render(**context).encode()

@@ -21,6 +21,7 @@ from dokku_jupyterhub import create_plan, dokku_cli, dokku_state
 from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT
 from dokku_jupyterhub.output import verbose, warn
 from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.proxy_plan import checks_off
 
 
 def fix_data_mount(app: str, wanted_host: str) -> None:
@@ -45,6 +46,13 @@ def fix_network(app: str, net: str, drop: str | None = None) -> None:
         attached.append(net)
     if attached != create_plan.attach_networks(current):
         dokku_cli.run("network:set", app, "attach-post-create", *attached)
+
+
+def one_hub_at_a_time(app: str) -> None:
+    """Zero-downtime off for the hub's web process, which Dokku's checks plugin does not
+    carry over a rename or clone (it has no trigger for either)."""
+    if not checks_off(dokku_state.checks_disabled(app)):
+        dokku_cli.run("checks:disable", app, "web")
 
 
 def fix_config(app: str, pinned_image: str | None, extra: dict[str, str] | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Removing what `create` made around a hub app: users' notebook servers, the app's network,
-its notebook images, and (only with --purge-data) the users' data. Shared by `destroy` and
+"""Removing what `create` made around a hub app: its proxy, users' notebook servers, the
+app's network, its notebook images, and (only with --purge-data) the users' data. Shared by
+`destroy` and
 the `post-delete` trigger, so a plain `dokku apps:destroy` of a hub app leaves nothing behind
 but the users' data."""
 
@@ -13,12 +14,13 @@ from typing import Any
 
 import docker.errors
 
-from dokku_jupyterhub import docker_api, dokku_cli, dokku_state
+from dokku_jupyterhub import docker_api, dokku_cli, dokku_state, proxy_container
 from dokku_jupyterhub.hub_runtime.contract import (
     LABEL_BUILD_HASH,
     LABEL_DOKKU_APP,
     LABEL_NOTEBOOK_APP,
     notebook_repository,
+    proxy_container_name,
 )
 from dokku_jupyterhub.notebook_build.plan import image_owner
 from dokku_jupyterhub.output import DokkuError, info1_quiet, verbose_quiet, warn
@@ -26,10 +28,12 @@ from dokku_jupyterhub.paths import lib_root
 
 
 def release(client: Any, app: str, net: str) -> None:
-    """Remove what create made around the app: users' servers, the network, the notebook
-    images. Idempotent; also run by the post-delete trigger, so `dokku apps:destroy` of a
-    hub app leaves nothing behind but the users' data. A network something else still uses
-    is kept, and the admin told what is on it."""
+    """Remove what create made around the app: its proxy, users' servers, the network, the
+    notebook images. Idempotent; also run by the post-delete trigger, so `dokku apps:destroy`
+    of a hub app leaves nothing behind but the users' data. A network something else still
+    uses is kept, and the admin told what is on it."""
+    if proxy_container.remove(client, app):
+        verbose_quiet(f"removed the proxy {proxy_container_name(app)}")
     remove_user_servers(client, app, net)
     if dokku_state.network_exists(net):
         # The app's own containers: apps:destroy has stopped them, and Dokku's scheduler

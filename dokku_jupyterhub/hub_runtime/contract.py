@@ -52,6 +52,12 @@ def notebook_image(app: str) -> str:
     return f"{notebook_repository(app)}:latest"
 
 
+def proxy_container_name(app: str) -> str:
+    """The hub's proxy (configurable-http-proxy), a container the plugin runs beside the
+    hub, named as dokku-postgres names its services; also its name on the hub's network."""
+    return f"dokku.jupyterhub.{app}.proxy"
+
+
 def container_prefix(app: str) -> str:
     """Users' notebook containers are named `<prefix>-<user>`."""
     return f"{app}-jupyter"
@@ -67,6 +73,13 @@ LABEL_DOKKU_PROCESS = "com.dokku.process-type"
 # prunes the unused images that do (plugins/common/docker.go DockerCleanup).
 LABEL_NOTEBOOK_APP = "org.dokku-jupyterhub.app"
 LABEL_NOTEBOOK_USER = "org.dokku-jupyterhub.user"
+# The plugin's, on the containers it runs beside the hub (value: ROLE_PROXY), which also
+# carry LABEL_NOTEBOOK_APP so that removing an app's containers finds them.
+LABEL_ROLE = "org.dokku-jupyterhub.role"
+ROLE_PROXY = "proxy"
+# On the hub image (from its Dockerfile): the hub expects the proxy outside its container.
+LABEL_PROXY_MODE = "org.dokku-jupyterhub.proxy"
+PROXY_EXTERNAL = "external"
 # The notebook build's, on the images it makes.
 LABEL_BUILD_HASH = "org.dokku-jupyterhub.context-hash"
 LABEL_BUILD_REVISION = "org.dokku-jupyterhub.revision"
@@ -78,7 +91,11 @@ LABEL_PURPOSE = "org.dokku-jupyterhub.purpose"
 
 DATA_MOUNT = "/data"  # the hub's data volume, host side `data_root(app)`
 DOCKER_SOCKET = "/var/run/docker.sock"  # mounted into the hub, never into notebooks
-HUB_PORT = 8000  # the hub's proxy; nginx forwards port 80 here
+HUB_PORT = 8000  # the proxy's public port; nginx forwards port 80 here
+PROXY_API_PORT = 8001  # the proxy's REST API, which only the hub uses
+HUB_API_PORT = 8081  # the hub itself (JupyterHub's default), behind the proxy
+# The hub's exclusive lock in its data volume: at most one hub process runs on one data tree.
+HUB_LOCK_FILE = "hub.lock"
 # Top-level folders of the data volume that notebook servers mount.
 DATA_SUBDIRS = ("users", "user-settings", "shared", "colab", "groups")
 # The notebook user of the Jupyter docker-stacks images (jovyan:users).
@@ -121,6 +138,10 @@ class Env:
     USERNAME_CLAIM = "HUB_OIDC_USERNAME_CLAIM"
     GROUPS_CLAIM = "HUB_OAUTH_GROUPS_CLAIM"
     ALLOW_ALL = "HUB_ALLOW_ALL"
+    # The proxy outside the hub: its name on the network and the token of its API (the
+    # variable configurable-http-proxy itself reads).
+    PROXY_HOST = "HUB_PROXY_HOST"
+    PROXY_TOKEN = "CONFIGPROXY_AUTH_TOKEN"
 
 
 # How a secret is shown, when it is shown at all.
@@ -154,8 +175,9 @@ class Prop:
     DB_KIND = "db-kind"  # postgres | sqlite
     HUB_BASE_IMAGE = "hub-base-image"
     NOTEBOOK_BASE_IMAGE = "notebook-base-image"
-
-
+    # The loopback address the proxy is published on (port HUB_PORT), which nginx reaches
+    # through Dokku's `static-web-listener`: one per hub app on the host.
+    PROXY_LISTENER = "proxy-listener"
 
 
 class BuildRecord:

@@ -17,15 +17,19 @@ from .contract import (
     DATA_MOUNT,
     DEFAULT_IDLE_TIMEOUT,
     HUB_APP_RE,
+    HUB_LOCK_FILE,
+    HUB_PORT,
     IDENTITIES_FILE,
     POLICY_FILE,
     PROVIDERS,
+    PROXY_API_PORT,
     SQLITE_FILE,
     Env,
     container_prefix,
     hub_alias,
     network_name,
     notebook_image,
+    proxy_container_name,
 )
 
 ADMIN_PASSWORD_MIN_LENGTH = 32  # JupyterHub's SharedPasswordAuthenticator refuses shorter ones
@@ -65,6 +69,28 @@ class HubSettings:
     allow_all: bool = False
     admin_password: str = ""
     plugin_api_token: str = ""
+    # The proxy outside the hub; without a token the hub starts its own proxy, as hubs
+    # made before the proxy moved out did.
+    proxy_host: str = ""
+    proxy_token: str = ""
+
+    @property
+    def external_proxy(self) -> bool:
+        return bool(self.proxy_token)
+
+    @property
+    def proxy_api_url(self) -> str:
+        return f"http://{self.proxy_host}:{PROXY_API_PORT}"
+
+    @property
+    def proxy_url(self) -> str:
+        """Where users' servers reach the hub API: through the proxy, whose address stays
+        the same while the hub container is replaced (the hub's changes at every deploy)."""
+        return f"http://{self.proxy_host}:{HUB_PORT}"
+
+    @property
+    def lock_file(self) -> str:
+        return self.data_path(HUB_LOCK_FILE)
 
     def data_path(self, name: str) -> str:
         return f"{self.data_dir}/{name}"
@@ -209,6 +235,14 @@ def from_env(environ: Mapping[str, str]) -> HubSettings:
         raise SettingsError(
             f"HUB_PLUGIN_API_TOKEN must be at least {API_TOKEN_MIN_LENGTH} characters"
         )
+    proxy_token = _text(environ, Env.PROXY_TOKEN)
+    if proxy_token and len(proxy_token) < API_TOKEN_MIN_LENGTH:
+        raise SettingsError(
+            f"{Env.PROXY_TOKEN} must be at least {API_TOKEN_MIN_LENGTH} characters"
+        )
+    proxy_host = _text(environ, Env.PROXY_HOST, proxy_container_name(app))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", proxy_host):
+        raise SettingsError(f"{Env.PROXY_HOST} must be a container name, got {proxy_host!r}")
     return HubSettings(
         app=app,
         network=_text(environ, Env.NETWORK, network_name(app)),
@@ -222,5 +256,7 @@ def from_env(environ: Mapping[str, str]) -> HubSettings:
         allow_all=_bool(environ, Env.ALLOW_ALL),
         admin_password=admin_password,
         plugin_api_token=token,
+        proxy_host=proxy_host,
+        proxy_token=proxy_token,
         **values,
     )

@@ -1,7 +1,12 @@
-"""The hub container's command: prepare the data volume, upgrade the database when the
-JupyterHub version changed, then become `jupyterhub`.
+"""The hub container's command: take the hub's lock, wait for the proxy, prepare the data
+volume, upgrade the database when the JupyterHub version changed, then become `jupyterhub`.
 
     python3 -m dokku_hub.start
+
+The lock (an exclusive flock on /data/hub.lock, held by `jupyterhub` itself after the exec)
+makes a second hub on the same data wait until the first has exited: JupyterHub is not made
+to run twice against one database, and Dokku would start the new container beside the old
+one if zero-downtime checks were turned back on for the hub (the plugin turns them off).
 
 The version that last ran against this data volume is stamped in /data/jupyterhub-version;
 `jupyterhub upgrade-db` (a no-op on an up-to-date or empty database, with a backup of a
@@ -10,9 +15,13 @@ sqlite file) runs only when it differs, and the stamp is written only after it s
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import version
 
@@ -21,6 +30,10 @@ from . import spawn
 from .contract import VERSION_STAMP_FILE
 
 CONFIG = "/srv/jupyterhub/jupyterhub_config.py"
+# The plugin starts the proxy right after Dokku started the hub (post-deploy): give it time,
+# then fail, so Docker's restart policy tries again.
+PROXY_WAIT = 300
+NOTE_EVERY = 30  # seconds between "still waiting" lines
 
 
 def _say(message: str) -> None:
@@ -88,8 +101,72 @@ def prepare(environ: Mapping[str, str]) -> hub_settings.HubSettings:
     return settings
 
 
+def take_hub_lock(path: str, clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> int:
+    """Hold the hub's exclusive lock, waiting for a previous hub to exit. The descriptor is
+    kept across the exec, so the lock lives as long as the hub process."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    started = clock()
+    noted = None
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            waited = clock() - started
+            if noted is None or waited - noted >= NOTE_EVERY:
+                _say(f"another hub runs on {os.path.dirname(path)} (the previous container, "
+                     f"still stopping, or a second web process): waiting for it to exit "
+                     f"({waited:.0f} s so far)")
+                noted = waited
+            sleep(1)
+    if noted is not None:
+        _say(f"the previous hub has exited after {clock() - started:.0f} s: starting")
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def proxy_answers(settings: hub_settings.HubSettings, timeout: float = 5) -> bool:
+    """Whether the proxy's API answers this hub's token. A refused token is fatal: waiting
+    would not fix it."""
+    req = urllib.request.Request(f"{settings.proxy_api_url}/api/routes",
+                                 headers={"Authorization": f"token {settings.proxy_token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status == 200
+    except urllib.error.HTTPError as exc:
+        if exc.code == 403:
+            raise SystemExit(
+                f"[dokku-jupyterhub] the proxy {settings.proxy_host} refused the hub's token: "
+                "run dokku jupyterhub:restart-proxy <app>") from None
+        return False
+    except (OSError, ValueError):
+        return False
+
+
+def wait_for_proxy(settings: hub_settings.HubSettings, timeout: float = PROXY_WAIT,
+                   answers: Callable[[hub_settings.HubSettings], bool] = proxy_answers,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> None:
+    started = clock()
+    noted = None
+    while not answers(settings):
+        waited = clock() - started
+        if waited >= timeout:
+            raise SystemExit(
+                f"[dokku-jupyterhub] the proxy {settings.proxy_host} did not answer in "
+                f"{timeout:.0f} s: see dokku jupyterhub:report <app> --jupyterhub-proxy")
+        if noted is None or waited - noted >= NOTE_EVERY:
+            _say(f"waiting for the proxy {settings.proxy_host} ({waited:.0f} s so far)")
+            noted = waited
+        sleep(1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     settings = prepare(os.environ)
+    take_hub_lock(settings.lock_file)
+    if settings.external_proxy:
+        wait_for_proxy(settings)
     upgrade_db_if_needed(settings, version("jupyterhub"))
     args = [sys.executable, "-m", "jupyterhub", "-f", CONFIG]
     args += list(sys.argv[1:] if argv is None else argv)

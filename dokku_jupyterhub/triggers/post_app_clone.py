@@ -2,7 +2,8 @@
 the clone is built): undo what the plugins that run after `jupyterhub` copied from OLD.
 
 On Dokku 0.38 the storage plugin copies OLD's mounts (so NEW would mount OLD's data at
-/data), the network plugin OLD's `attach-post-create` (OLD's network), and dokku-postgres
+/data), the network plugin OLD's `attach-post-create` (OLD's network) and
+`static-web-listener` (OLD's proxy), and dokku-postgres
 records NEW as linked to OLD's database. Each is fixed here, idempotently; the rebuild
 (ps, which runs after this plugin) then starts the clone on its own data and network.
 """
@@ -30,6 +31,11 @@ def main(argv: list[str]) -> int:
         return 0
     rename_clone.fix_data_mount(new, str(data_root(new)))
     rename_clone.fix_network(new, network_name(new), drop=network_name(argv[0]))
+    # The network plugin copied the original's static-web-listener: the clone's nginx would
+    # send its users to the original's proxy. Its own deploy points it at its own proxy.
+    if dokku_state.static_web_listener(new):
+        dokku_cli.run("network:set", new, "static-web-listener")
+    rename_clone.one_hub_at_a_time(new)
     if dokku_state.plugin_enabled("postgres"):
         for service in originals_services(argv[0]):
             if dokku_state.postgres_exists(service) and new in dokku_state.postgres_links(service):

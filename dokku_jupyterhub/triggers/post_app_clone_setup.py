@@ -6,7 +6,8 @@ database or one users' tree corrupt both. So NEW gets:
   build records, domains);
 - its own, empty data tree, with a copy of OLD's policy (admins, groups, limits: settings,
   not user data) so its admins can log in;
-- fresh HUB_ADMIN_PASSWORD and HUB_PLUGIN_API_TOKEN, its own name-derived config, and no
+- fresh HUB_ADMIN_PASSWORD, HUB_PLUGIN_API_TOKEN and CONFIGPROXY_AUTH_TOKEN, its own proxy
+  address (both hubs' proxies run at once), its own name-derived config, and no
   DATABASE_URL (SQLite until `dokku jupyterhub:create NEW` gives it its own Postgres);
 - its own /data mount and network (fixed again by post-app-clone, after the storage and
   network plugins have copied OLD's).
@@ -23,6 +24,7 @@ from dokku_jupyterhub import (
     dokku_state,
     policy_store,
     properties,
+    proxy_wiring,
     rename_clone,
 )
 from dokku_jupyterhub.hub_apps import is_hub_app
@@ -30,7 +32,8 @@ from dokku_jupyterhub.hub_runtime.contract import BuildRecord, Env, Prop, networ
 from dokku_jupyterhub.output import info1, verbose
 from dokku_jupyterhub.paths import data_root
 
-NOT_COPIED = (Prop.POSTGRES_SERVICE, Prop.DB_KIND, Prop.DOMAINS, *BuildRecord.KEYS)
+NOT_COPIED = (Prop.POSTGRES_SERVICE, Prop.DB_KIND, Prop.DOMAINS, Prop.PROXY_LISTENER,
+              *BuildRecord.KEYS)
 
 
 def main(argv: list[str]) -> int:
@@ -52,8 +55,10 @@ def main(argv: list[str]) -> int:
     fresh = {
         Env.ADMIN_PASSWORD: candidates.admin_password,
         Env.API_TOKEN: candidates.api_token,
+        Env.PROXY_TOKEN: candidates.proxy_token,
     }
     rename_clone.fix_config(new, properties.get(new, Prop.NOTEBOOK_IMAGE), fresh)
+    proxy_wiring.listener_of(new)
     if Env.DATABASE_URL in dokku_state.config(new):
         dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
     rename_clone.fix_data_mount(new, str(data_root(new)))

@@ -16,13 +16,22 @@ they were, so OLD is still a working hub on its untouched data; the error says e
 that and what to run (apps:rename leaves the half-made NEW behind). Users' data is never
 deleted.
 
-Notebook servers still running keep OLD-network; users restart their server once. The old
+OLD's proxy container goes (NEW's deploy starts NEW's, on the same address: the property
+moves with the others). Notebook servers still running keep OLD-network; users restart their
+server once. The old
 network and the old notebook images stay for the admin to remove (printed).
 """
 
 from __future__ import annotations
 
-from dokku_jupyterhub import create_plan, dokku_cli, dokku_state, properties, rename_clone
+from dokku_jupyterhub import (
+    create_plan,
+    dokku_cli,
+    dokku_state,
+    properties,
+    proxy_wiring,
+    rename_clone,
+)
 from dokku_jupyterhub.hub_apps import is_hub_app
 from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, Prop, network_name
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
@@ -44,6 +53,7 @@ def main(argv: list[str]) -> int:
         rename_clone.fix_data_mount(new, str(data_root(new)))
         rename_clone.fix_network(new, net, drop=network_name(old))
         rename_clone.fix_config(new, properties.get(old, Prop.NOTEBOOK_IMAGE))
+        rename_clone.one_hub_at_a_time(new)
         # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
         rename_clone.fix_network(old, net, drop=network_name(old))
         rename_clone.fix_data_mount(old, str(data_root(new)))
@@ -54,6 +64,11 @@ def main(argv: list[str]) -> int:
         if is_hub_app(new):
             properties.rename(new, old)
         raise DokkuError(rollback(old, new, old_mounts, old_attach, why)) from None
+    try:
+        if proxy_wiring.drop(old):
+            verbose(f"removed {old}'s proxy: {new}'s deploy starts its own")
+    except DokkuError as exc:
+        warn(f"jupyterhub: {old}'s proxy container is left: {exc.message}")
     verbose(f"running notebook servers stay on {network_name(old)}: users restart them")
     verbose(f"then remove it: dokku network:destroy {network_name(old)}")
     return 0

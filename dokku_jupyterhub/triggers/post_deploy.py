@@ -1,9 +1,11 @@
 """`post-deploy APP INTERNAL_PORT INTERNAL_IP IMAGE_TAG` for a hub app (the shell file has
-already checked the hub-app property): bring the notebook image up to date.
+already checked the hub-app property): the hub's proxy running and wired (the new hub waits
+for it before it starts), then the notebook image brought up to date.
 
-Dokku runs this after the new hub is up and before the old one is retired; a non-zero exit
-would fail the deploy and leave both hubs running. So every failure is reported loudly and
-recorded, and the exit code is always 0.
+Dokku runs this after the new hub container started (zero-downtime is off for hub apps, so
+the old one is already stopped). A non-zero exit would fail a deploy that cannot be undone
+any more, so every failure is reported loudly (and a build's recorded), and the exit code is
+always 0.
 """
 
 from __future__ import annotations
@@ -12,9 +14,21 @@ import contextlib
 import os
 import traceback
 
+from dokku_jupyterhub import proxy_wiring
 from dokku_jupyterhub.hub_apps import is_hub_app
 from dokku_jupyterhub.notebook_build import pipeline, records
-from dokku_jupyterhub.output import warn
+from dokku_jupyterhub.output import DokkuError, warn
+
+
+def wire_proxy(app: str, image_tag: str) -> None:
+    try:
+        proxy_wiring.reconcile(app, image_tag)
+    except Exception as exc:  # noqa: BLE001 - the notebook build must still run
+        if os.environ.get("DOKKU_TRACE"):
+            traceback.print_exc()
+        why = exc.message if isinstance(exc, DokkuError) else f"{type(exc).__name__}: {exc}"
+        warn(f"The hub's proxy for {app} is not running: {records.one_line(why)}")
+        warn(f"Users cannot reach the hub until it runs: dokku jupyterhub:restart-proxy {app}")
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +40,7 @@ def main(argv: list[str]) -> int:
     try:
         if not is_hub_app(app):
             return 0
+        wire_proxy(app, image_tag)
         pipeline.ensure_notebook_image(app, image_tag=image_tag)
     except pipeline.BuildFailed as exc:
         pipeline.report_failure(exc, trigger=True, app=app)

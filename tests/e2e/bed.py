@@ -224,6 +224,7 @@ def containers(cli: docker.DockerClient, **filters: str) -> list[dict[str, Any]]
 def cleanup_docker(cli: docker.DockerClient, app: str, network: str) -> None:
     """Remove what the bed made for `app`, and nothing else."""
     doomed = {c["Id"] for c in containers(cli, label=f"com.dokku.app-name={app}")}
+    doomed |= {c["Id"] for c in containers(cli, label=f"org.dokku-jupyterhub.app={app}")}
     doomed |= {c["Id"] for c in containers(cli, network=network)}
     doomed |= {c["Id"] for c in containers(cli)
                if any(n.startswith((f"/{app}-", f"/{app}.")) for n in c["Names"])}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from support.recorder import FakeDokku
 
 from dokku_jupyterhub import cli, dokku_cli, properties, triggers
 from dokku_jupyterhub.hub_runtime import contract
@@ -105,8 +106,12 @@ class Hub:
 
 
 @pytest.fixture
-def hub(engine, dokku_env, tmp_path):
+def hub(engine, dokku_env, tmp_path, monkeypatch):
     made = Hub(engine, tmp_path)
+    # Dokku as far as post-deploy asks it (config, the proxy's wiring): an app made before
+    # the proxy moved out, so the build is all post-deploy does with Docker.
+    monkeypatch.setattr(dokku_cli, "runner",
+                        FakeDokku(apps={made.app}, checks_disabled={made.app: "web"}))
     yield made
     made.cleanup()
 

@@ -71,3 +71,130 @@ def test_failed_upgrade_keeps_the_old_stamp(hub):
     with pytest.raises(SystemExit, match="upgrade-db failed"):
         start.upgrade_db_if_needed(s, "6.1.1", config=hub.config_file, run=lambda argv: 1)
     assert stamp.read_text() == "6.0.0\n"
+
+
+# --- one hub at a time, and the proxy before the hub -----------------------------------------
+
+HOLD = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_hub_waits_until_the_first_has_exited(tmp_path, capsys):
+    import subprocess
+    import sys
+    import time
+
+    lock = tmp_path / "hub.lock"
+    first = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), "2"],
+                             stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    fd = start.take_hub_lock(str(lock))
+    waited = time.monotonic() - started
+    first.wait(5)
+    assert waited >= 1.0  # it really waited for the other process to let go
+    err = capsys.readouterr().err
+    assert "another hub runs on" in err and "the previous hub has exited" in err
+    # Kept across the exec into jupyterhub, and held: a third process cannot take it.
+    assert os.get_inheritable(fd)
+    third = subprocess.run(
+        [sys.executable, "-c", "import fcntl,os,sys; fd=os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(lock)], capture_output=True)
+    assert third.returncode != 0 and b"BlockingIOError" in third.stderr
+    os.close(fd)
+
+
+def test_the_first_hub_takes_the_lock_without_waiting(tmp_path, capsys):
+    fd = start.take_hub_lock(str(tmp_path / "hub.lock"))
+    os.close(fd)
+    assert capsys.readouterr().err == ""
+
+
+class FakeProxyAPI:
+    """configurable-http-proxy's `GET /api/routes`: 200 for the right token once `ready`,
+    403 for another token, nothing at all before it is up."""
+
+    def __init__(self, token: str, answer_after: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def do_GET(self):  # noqa: N802
+                api.seen.append(self.headers.get("Authorization", ""))
+                if self.path != "/api/routes":
+                    self.send_response(404)
+                elif self.headers.get("Authorization") != f"token {token}":
+                    self.send_response(403)
+                elif len(api.seen) <= answer_after:
+                    self.send_response(503)
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def proxy_settings(monkeypatch, port: int, token: str) -> hub_settings.HubSettings:
+    from dokku_jupyterhub.hub_runtime import contract
+
+    monkeypatch.setattr(hub_settings, "PROXY_API_PORT", port)
+    s = hub_settings.from_env({**os.environ, contract.Env.PROXY_TOKEN: token,
+                               contract.Env.PROXY_HOST: "127.0.0.1"})
+    assert s.external_proxy and s.proxy_api_url == f"http://127.0.0.1:{port}"
+    return s
+
+
+def test_the_hub_waits_for_its_proxy_and_asks_with_its_token(hub, monkeypatch, capsys):
+    api = FakeProxyAPI("p" * 64, answer_after=2)
+    try:
+        s = proxy_settings(monkeypatch, api.port, "p" * 64)
+        start.wait_for_proxy(s, timeout=30, sleep=lambda _: None)
+    finally:
+        api.close()
+    assert api.seen == ["token " + "p" * 64] * 3
+    assert "waiting for the proxy 127.0.0.1" in capsys.readouterr().err
+
+
+def test_a_proxy_that_refuses_the_token_stops_the_hub_at_once(hub, monkeypatch):
+    api = FakeProxyAPI("right-token-123")
+    try:
+        s = proxy_settings(monkeypatch, api.port, "wrong-token-456")
+        with pytest.raises(SystemExit, match="refused the hub's token"):
+            start.wait_for_proxy(s, timeout=30, sleep=lambda _: None)
+    finally:
+        api.close()
+    assert len(api.seen) == 1
+
+
+def test_no_proxy_at_all_fails_after_the_timeout(hub, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = proxy_settings(monkeypatch, port, "p" * 64)
+    clock = iter(range(0, 1000, 10))
+    with pytest.raises(SystemExit, match="did not answer in 30 s"):
+        start.wait_for_proxy(s, timeout=30, clock=lambda: next(clock), sleep=lambda _: None)

@@ -112,6 +112,8 @@ def test_rename_moves_settings_data_mount_and_network(hub, order, capsys):
     assert env["DOCKER_JUPYTER_IMAGE"] == "dokku/lab-notebook:latest"
     assert "DATABASE_URL" in env  # the service keeps serving the renamed app
     assert "dokku network:destroy hub-network" in capsys.readouterr().out
+    # Dokku's checks plugin does not carry zero-downtime off over a rename: the trigger did
+    assert fake.checks_disabled["lab"] == "web"
     # create on the renamed app has nothing left to fix
     fake.calls.clear()
     assert run("jupyterhub:create", "lab") == 0
@@ -171,10 +173,14 @@ def test_clone_is_a_separate_hub(hub, order, capsys):
     assert properties.get("hub", "postgres-service") == "hub-db"
     out = capsys.readouterr().out
     assert old_env["HUB_ADMIN_PASSWORD"] not in out and env["HUB_ADMIN_PASSWORD"] not in out
+    # not carried over a clone by Dokku's checks plugin: set by the trigger
+    assert fake.checks_disabled["copy"] == "web"
     # create then gives the clone its own database, and nothing else
     fake.calls.clear()
     assert run("jupyterhub:create", "copy") == 0
     assert [c[0] for c in fake.changes()] == ["postgres:create", "postgres:link", "ps:restart"]
+    assert properties.get("copy", "proxy-listener") not in (
+        None, properties.get("hub", "proxy-listener"))  # both proxies run at once
 
 
 def test_post_delete_releases_what_create_made_and_keeps_data(hub, engine, capsys):

@@ -41,6 +41,7 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     data = str(data_root("hub"))
     env = fake.config["hub"]
     secret_pw, token = env["HUB_ADMIN_PASSWORD"], env["HUB_PLUGIN_API_TOKEN"]
+    proxy_token = env["CONFIGPROXY_AUTH_TOKEN"]
     assert fake.changes() == [
         ("apps:create", "hub"),
         ("domains:add", "hub", "hub.example.edu"),
@@ -49,11 +50,14 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
         ("network:create", "hub-network"),
         ("network:set", "hub", "attach-post-create", "hub-network"),
         ("network:set", "hub", "bind-all-interfaces", "false"),
+        ("checks:disable", "hub", "web"),
         ("config:set", "--no-restart", "hub",
          "DOCKER_NETWORK_NAME=hub-network", "HUB_IP=hub.web",
          "DOCKER_JUPYTER_IMAGE=dokku/hub-notebook:latest", "HUB_APP_NAME=hub",
+         "HUB_PROXY_HOST=dokku.jupyterhub.hub.proxy",
          "HUB_DATA_DIR=/data", f"HUB_HOST_DATA_DIR={data}", "HUB_IDLE_TIMEOUT=300",
-         f"HUB_ADMIN_PASSWORD={secret_pw}", f"HUB_PLUGIN_API_TOKEN={token}"),
+         f"HUB_ADMIN_PASSWORD={secret_pw}", f"HUB_PLUGIN_API_TOKEN={token}",
+         f"CONFIGPROXY_AUTH_TOKEN={proxy_token}"),
         ("storage:mount", "hub", f"{data}:/data"),
         ("nginx:set", "hub", "client-max-body-size", "30m"),
         ("nginx:set", "hub", "proxy-read-timeout", "3600s"),
@@ -72,7 +76,8 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     # secrets: long enough for the hub, different, never printed
     assert len(secret_pw) >= ADMIN_PASSWORD_MIN_LENGTH
     assert len(token) == 64 and secret_pw != token
-    assert secret_pw not in out + err and token not in out + err
+    assert len(proxy_token) == 64 and proxy_token not in (secret_pw, token)
+    assert all(s not in out + err for s in (secret_pw, token, proxy_token))
     # local effects and records
     assert json.loads((data_root("hub") / "policy.json").read_text())["admins"] == ["alice"]
     props = properties.all_for("hub")
@@ -80,6 +85,7 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     assert props["postgres-service"] == "hub-db" and props["db-kind"] == "postgres"
     assert props["domains"] == "hub.example.edu"
     assert props["idle-timeout"] == "300" and props["max-body-size"] == "30m"
+    assert props["proxy-listener"] == "127.42.0.2"  # the first hub's proxy address
     # how to log in, without the password
     assert "https://hub.example.edu/" in out
     assert "dokku config:get hub HUB_ADMIN_PASSWORD" in out

@@ -16,7 +16,7 @@ from dokku_jupyterhub.paths import data_root, lib_root
 
 ARGS = ("jupyterhub:create", "hub", "--domain", "hub.example.edu", "--admin", "alice",
         "--letsencrypt-email", "admin@example.edu")
-SECRETS = ("HUB_ADMIN_PASSWORD", "HUB_PLUGIN_API_TOKEN")
+SECRETS = ("HUB_ADMIN_PASSWORD", "HUB_PLUGIN_API_TOKEN", "CONFIGPROXY_AUTH_TOKEN")
 
 
 def run(*argv: str) -> int:
@@ -38,6 +38,7 @@ def snapshot(fake: FakeDokku) -> dict:
         "links": {k: sorted(v) for k, v in fake.links.items()}, "le": fake.le_email,
         "le_active": sorted(fake.le_active), "deployed": sorted(fake.deployed),
         "source": sorted(fake.source), "properties": properties.all_for("hub"),
+        "checks": fake.checks_disabled,
         "policy": json.loads(policy.read_text()) if policy.exists() else None,
         "tree": tree,
     }
@@ -107,8 +108,8 @@ def _interrupt_at(n: int, monkeypatch) -> None:
     monkeypatch.setattr(create_steps, "run_step", flaky)
 
 
-STEPS = 25  # steps of a full create (Dokku commands and local effects)
-DOKKU_CHANGES = 16  # of which state-changing Dokku commands
+STEPS = 27  # steps of a full create (Dokku commands and local effects)
+DOKKU_CHANGES = 17  # of which state-changing Dokku commands
 
 
 @pytest.mark.parametrize("n", range(STEPS))

@@ -299,7 +299,10 @@ def _enable_vhosts(app: str) -> None:
 
 
 CORE_PROPERTY_PLUGINS = ("apps", "common", "network", "nginx", "ports", "ps", "scheduler",
-                         "storage", "letsencrypt")
+                         "storage", "letsencrypt", "checks")
+# Core plugins without post-app-(rename|clone)-setup triggers: their settings stay behind
+# (plugins/checks has none, so `checks:disable` does not follow a rename or clone).
+NOT_COPIED_ON_RENAME = ("apps", "common", "checks")
 
 
 def destroy_app(app: str) -> None:
@@ -318,7 +321,7 @@ def destroy_app(app: str) -> None:
 def copy_core_state(old: str, new: str) -> None:
     """What the core plugins' post-app-(rename|clone)-setup triggers carry over."""
     for plugin in CORE_PROPERTY_PLUGINS:
-        if plugin in ("apps", "common"):
+        if plugin in NOT_COPIED_ON_RENAME:
             continue
         src = st.prop_dir(plugin, old, ROOT)
         if src.is_dir():
@@ -758,6 +761,76 @@ def network_report(args):
         "Network static web listener": p.get("static-web-listener", ""),
         "Network tld": p.get("tld", ""),
     }, flag, "network")
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def _checks_list(app: str, key: str) -> list[str]:
+    return [p for p in (st.prop_get("checks", app, key, ROOT) or "").split(",") if p]
+
+
+def _checks_write(app: str, key: str, values: list[str]) -> None:
+    st.prop_set("checks", app, key, ",".join(values), ROOT)
+
+
+@command("checks:disable")
+def checks_disable(args):
+    """plugins/checks/subcommands/disable: `disabled` gains the process types (or becomes
+    `_all_`), and they leave `skipped`."""
+    _, pos = parse(args)
+    app = pos[0] if pos else ""
+    verify_app(app)
+    proctypes = pos[1] if len(pos) > 1 else "_all_"
+    if proctypes == "_all_":
+        info1(f"Disabling zero downtime for app ({app})")
+        _checks_write(app, "disabled", ["_all_"])
+        _checks_write(app, "skipped", [])
+        return
+    info1(f"Disabling zero downtime for app's ({app}) proctypes ({proctypes})")
+    disabled, skipped = _checks_list(app, "disabled"), _checks_list(app, "skipped")
+    for proc in proctypes.split(","):
+        if proc not in disabled:
+            disabled.append(proc)
+        if proc in skipped:
+            skipped.remove(proc)
+    _checks_write(app, "disabled", [p for p in disabled if p != "_all_"])
+    _checks_write(app, "skipped", skipped)
+
+
+@command("checks:enable")
+def checks_enable(args):
+    _, pos = parse(args)
+    app = pos[0] if pos else ""
+    verify_app(app)
+    proctypes = pos[1] if len(pos) > 1 else "_all_"
+    if proctypes == "_all_":
+        info1(f"Enabling zero downtime for app ({app})")
+        _checks_write(app, "disabled", [])
+        _checks_write(app, "skipped", [])
+        return
+    info1(f"Enabling zero downtime for app's ({app}) proctypes ({proctypes})")
+    drop = set(proctypes.split(","))
+    for key in ("disabled", "skipped"):
+        _checks_write(app, key, [p for p in _checks_list(app, key) if p not in drop])
+
+
+@command("checks:report")
+def checks_report(args):
+    _, pos = parse(args)
+    app = pos[0] if pos else ""
+    verify_app(app)
+    flag = next((a for a in args if a.startswith("--checks-")), None)
+    wait = st.prop_get("checks", app, "wait-to-retire", ROOT) or ""
+    global_wait = st.prop_get("checks", GLOBAL, "wait-to-retire", ROOT) or ""
+    report(app, "checks", {
+        # plugins/checks/report.go: `none` when the property is empty
+        "Checks disabled list": ",".join(_checks_list(app, "disabled")) or "none",
+        "Checks skipped list": ",".join(_checks_list(app, "skipped")) or "none",
+        "Checks computed wait to retire": wait or global_wait or "60",
+        "Checks global wait to retire": global_wait or "60",
+        "Checks wait to retire": wait,
+    }, flag, "checks")
 
 
 # --- storage ----------------------------------------------------------------------------------

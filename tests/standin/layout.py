@@ -43,6 +43,17 @@ CORE: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ("report", "[<app>] [<flag>]", "Displays an app report for one or more apps"),
         ],
     ),
+    "checks": (
+        "Manage zero-downtime settings",
+        [
+            ("disable", "<app> [process-type(s)]", "Disable zero-downtime deployment for all "
+             "processes (or comma-separated process-type list) ***WARNING: this will cause "
+             "downtime during deployments***"),
+            ("enable", "<app> [process-type(s)]", "Enable zero-downtime deployment for all "
+             "processes (or comma-separated process-type list)"),
+            ("report", "[<app>] [<flag>]", "Displays a checks report for one or more apps"),
+        ],
+    ),
     "config": (
         "Manage global and app-specific config vars",
         [

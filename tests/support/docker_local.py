@@ -17,10 +17,14 @@ app (dokku/dokku plugins/builder-dockerfile, scheduler-docker-local, network, ch
 3. connect the first `attach-post-create` network with aliases `<app>.web` and
    `<hostname>.<app>.web` (the hostname is the short container id), then start;
 4. checks: app.json `healthchecks.web` (startup/readiness: HTTP path on the container's
-   address), else the uptime wait (`checks` property `default-wait`, 10 s);
-5. record CONTAINER/IP/PORT.web.1 in DOKKU_ROOT/<app> (the proxy follows IP.web.1: see
-   `ProxyStandin`), rename the previous `<app>.web.1` to `<app>.web.1.<epoch>` and the new
-   container to `<app>.web.1` (core-post-deploy);
+   address), else the uptime wait (`checks` property `default-wait`, 10 s); none at all when
+   `checks:disable` covers `web`, and then the old container is stopped (restart policy
+   dropped first) BEFORE the new one is created (bin/scheduler-deploy-process: "Zero
+   downtime is disabled, stopping currently running containers");
+5. record CONTAINER/IP/PORT.web.1 in DOKKU_ROOT/<app> (nginx follows IP.web.1, or the
+   network property `static-web-listener` when set: see `ProxyStandin`), rename the
+   previous `<app>.web.1` to `<app>.web.1.<epoch>` and the new container to `<app>.web.1`
+   (core-post-deploy);
 6. `plugn trigger post-deploy APP "" "" latest`: a failure fails the deploy and leaves the
    old container running beside the new one;
 7. the old container gets SIGTERM at once, and after `wait-to-retire` (checks property,
@@ -93,6 +97,12 @@ def prop(plugin: str, app: str, key: str, root: Path) -> str | None:
     """An app property, falling back to the global one, as Dokku's computed values do."""
     value = st.prop_get(plugin, app, key, root)
     return value if value not in (None, "") else st.prop_get(plugin, "--global", key, root)
+
+
+def checks_disabled_for(app: str, proc: str, root: Path) -> bool:
+    """plugins/checks/functions is_app_proctype_checks_disabled."""
+    listed = (st.prop_get("checks", app, "disabled", root) or "").split(",")
+    return "_all_" in listed or proc in listed
 
 
 def web_port(app: str, root: Path) -> str:
@@ -434,13 +444,22 @@ def deploy(app: str, source: str, root: Path) -> int:
     old = read_app_file(app, "CONTAINER.web.1", root)
     old_ids = [old] if old else []
     say(f"Deploying {app} via the docker-local scheduler...")
+    checks_disabled = checks_disabled_for(app, "web", root)
+    if checks_disabled:
+        verbose("Zero downtime is disabled, stopping currently running containers  (web)")
+        for oid in old_ids:
+            with contextlib.suppress(docker.errors.NotFound):
+                cli.api.update_container(oid, restart_policy={"Name": "no"})
+                cli.api.stop(oid, timeout=STOP_TIMEOUT)
+        old_ids = []
     cid = create_container(cli, app, image, root)
     try:
         network = attach_post_create(cli, app, cid, root)
         cli.api.start(cid)
         ip, port = container_ip(cli, cid, network), web_port(app, root)
-        verbose("Attempting pre-flight checks (web.1)")
-        run_checks(cli, app, cid, ip, port, root)
+        if not checks_disabled:
+            verbose("Attempting pre-flight checks (web.1)")
+            run_checks(cli, app, cid, ip, port, root)
     except Exception:
         # Dokku's kill_new: a failed new container goes, the old one keeps serving.
         cli.api.update_container(cid, restart_policy={"Name": "no"})
@@ -505,8 +524,12 @@ def install_hook(root: Path) -> Path:
 
 class ProxyStandin:
     """What Dokku's nginx does for the bed: a stable address forwarding every request to the
-    app's current web container (`IP.web.1`:`PORT.web.1`, rewritten by each deploy), with
-    nginx's X-Forwarded headers. HTTP only; no websockets (the tests use REST)."""
+    app's web listener, with nginx's X-Forwarded headers: the network property
+    `static-web-listener`'s address when set, else the current web container
+    (`IP.web.1`, rewritten by each deploy), on the port map's container port (the nginx
+    template's `server {{ $listener_ip }}:{{ $upstream_port }}`). Websockets (an Upgrade
+    request) are passed through as a byte stream, as nginx's `proxy_http_version 1.1` with
+    the Upgrade headers does."""
 
     def __init__(self, app: str, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app, self.root = app, root
@@ -519,8 +542,11 @@ class ProxyStandin:
         return f"http://{host}:{port}"
 
     def upstream(self) -> str:
-        ip = read_app_file(self.app, "IP.web.1", self.root)
-        port = read_app_file(self.app, "PORT.web.1", self.root)
+        static = st.prop_get("network", self.app, "static-web-listener", self.root) or ""
+        ip = static.rsplit(":", 1)[0] if static else read_app_file(self.app, "IP.web.1",
+                                                                     self.root)
+        port = web_port(self.app, self.root) if static else read_app_file(
+            self.app, "PORT.web.1", self.root)
         return f"{ip}:{port}" if ip and port else ""
 
     def start(self) -> ProxyStandin:
@@ -557,6 +583,9 @@ class ProxyStandin:
                 headers["X-Forwarded-Proto"] = "http"
                 headers["X-Forwarded-Port"] = str(self.server.server_address[1])
                 headers["X-Real-IP"] = self.client_address[0]
+                if (self.headers.get("Upgrade") or "").lower() == "websocket":
+                    self._tunnel(upstream, headers)
+                    return
                 conn = http.client.HTTPConnection(upstream, timeout=120)
                 try:
                     conn.request(self.command, self.path, body=body, headers=headers)
@@ -569,6 +598,40 @@ class ProxyStandin:
                     self._reply(502, [], f"upstream {upstream}: {exc}".encode())
                 finally:
                     conn.close()
+
+            def _tunnel(self, upstream: str, headers: dict[str, str]) -> None:
+                """The request as it came, then bytes both ways until either side closes."""
+                import selectors
+                import socket
+
+                host, port = upstream.rsplit(":", 1)
+                try:
+                    back = socket.create_connection((host, int(port)), timeout=10)
+                except OSError as exc:
+                    self._reply(502, [], f"upstream {upstream}: {exc}".encode())
+                    return
+                back.settimeout(None)
+                headers["Connection"] = "Upgrade"
+                head = f"{self.command} {self.path} HTTP/1.1\r\n" + "".join(
+                    f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+                back.sendall(head.encode("latin-1"))
+                front = self.connection
+                self.close_connection = True
+                sel = selectors.DefaultSelector()
+                sel.register(front, selectors.EVENT_READ, back)
+                sel.register(back, selectors.EVENT_READ, front)
+                try:
+                    while True:
+                        for key, _ in sel.select():
+                            data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                            if not data:
+                                return
+                            key.data.sendall(data)
+                except OSError:
+                    return
+                finally:
+                    sel.close()
+                    back.close()
 
             def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)

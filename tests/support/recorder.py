@@ -54,13 +54,15 @@ ARGUMENTS: dict[str, tuple[int, int]] = {
     "postgres:destroy": (1, 1), "letsencrypt:report": (1, 1), "letsencrypt:set": (2, 3),
     "letsencrypt:enable": (1, 1), "git:report": (1, 1), "git:from-archive": (2, 4),
     "ps:report": (1, 1), "ps:rebuild": (1, 1), "ps:restart": (1, 1),
-    "certs:report": (1, 1),
+    "certs:report": (1, 1), "checks:disable": (1, 2), "checks:report": (1, 1),
 }
 # The single-value flags of the reports this recorder answers.
 REPORT_FLAGS = {
     "domains:report": {"--domains-app-vhosts"},
     "ports:report": {"--ports-map"},
-    "network:report": {"--network-attach-post-create", "--network-bind-all-interfaces"},
+    "network:report": {"--network-attach-post-create", "--network-bind-all-interfaces",
+                       "--network-static-web-listener"},
+    "checks:report": {"--checks-disabled-list"},
     "nginx:report": {"--nginx-client-max-body-size", "--nginx-proxy-read-timeout"},
     "letsencrypt:report": {"--letsencrypt-email", "--letsencrypt-active"},
     "git:report": {"--git-sha"},
@@ -72,7 +74,7 @@ READ_ONLY = {
     "apps:exists", "config:export", "config:get", "storage:list", "domains:report",
     "ports:report", "network:exists", "network:report", "nginx:report", "postgres:exists",
     "postgres:info", "letsencrypt:report", "git:report", "certs:report",
-    "ps:report",
+    "ps:report", "checks:report",
 }
 
 
@@ -105,7 +107,7 @@ def check_syntax(args: Sequence[str]) -> tuple[list[str], dict[str, str | bool]]
     if cmd in REPORT_FLAGS:
         assert len([f for f in flags if f != "--format"]) == 1, f"{cmd}: one info flag"
     if cmd.split(":")[0] in ("apps", "config", "storage", "domains", "ports", "nginx", "ps",
-                             "proxy", "git", "letsencrypt") or cmd in (
+                             "proxy", "git", "letsencrypt", "checks") or cmd in (
         "network:report", "network:set"
     ):
         assert APP_RE.match(pos[0]), f"{cmd}: invalid app name {pos[0]!r}"
@@ -148,6 +150,7 @@ class FakeDokku:
     networks: set[str] = field(default_factory=set)
     network_props: dict[str, dict[str, str]] = field(default_factory=dict)
     nginx: dict[str, dict[str, str]] = field(default_factory=dict)
+    checks_disabled: dict[str, str] = field(default_factory=dict)
     services: set[str] = field(default_factory=set)
     links: dict[str, set[str]] = field(default_factory=dict)
     le_email: dict[str, str] = field(default_factory=dict)
@@ -210,14 +213,15 @@ class FakeDokku:
             self.need_app(app)
             self.apps.discard(app)
             for store in (self.config, self.mounts, self.domains, self.ports,
-                          self.network_props, self.nginx, self.le_email, self.source):
+                          self.network_props, self.nginx, self.le_email, self.source,
+                          self.checks_disabled):
                 store.pop(app, None)
             self.deployed.discard(app)
             for linked in self.links.values():
                 linked.discard(app)
             return ""
         if cmd.startswith(("config:", "storage:", "domains:", "ports:", "nginx:", "ps:",
-                           "proxy:", "git:", "letsencrypt:", "certs:")) or cmd in (
+                           "proxy:", "git:", "letsencrypt:", "certs:", "checks:")) or cmd in (
             "network:report", "network:set"
         ):
             self.need_app(app)
@@ -292,6 +296,15 @@ class FakeDokku:
                 pos[2] if len(pos) > 2 else "")
             self.network_props.setdefault(app, {})[pos[1]] = value
             return ""
+        if cmd == "checks:disable":
+            # plugins/checks/subcommands/disable: the process types join `disabled`
+            have = [p for p in self.checks_disabled.get(app, "").split(",") if p]
+            want = pos[1] if len(pos) > 1 else "_all_"
+            self.checks_disabled[app] = want if want == "_all_" else ",".join(
+                dict.fromkeys([*have, *want.split(",")]))
+            return ""
+        if cmd == "checks:report":
+            return (self.checks_disabled.get(app) or "none") + "\n"
         if cmd == "nginx:report":
             prop = next(iter(flags)).removeprefix("--nginx-")
             return self.nginx.get(app, {}).get(prop, "") + "\n"

@@ -7,7 +7,8 @@ from dokku_jupyterhub import create_plan, dokku_state
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.paths import data_root
 
-SECRETS = create_plan.Secrets("pw-candidate-" + "c" * 32, "token-candidate")
+SECRETS = create_plan.Secrets("pw-candidate-" + "c" * 32, "token-candidate",
+                              "proxy-token-candidate")
 PW = "p" * ADMIN_PASSWORD_MIN_LENGTH  # an existing password the hub accepts
 
 
@@ -16,7 +17,8 @@ def done_state(app: str = "hub", **changes) -> dokku_state.Observed:
     opts = create_plan.Options(app=app)
     base = dokku_state.Observed(
         app_exists=True,
-        config=create_plan.hub_config(opts, dokku_state.Observed(), create_plan.Secrets(PW, "tok")),
+        config=create_plan.hub_config(opts, dokku_state.Observed(),
+                                      create_plan.Secrets(PW, "tok", "proxy-tok")),
         mounts=(dokku_state.StorageMount(create_plan.DOCKER_SOCKET, create_plan.DOCKER_SOCKET),
                 dokku_state.StorageMount(str(data_root(app)), "/data")),
         domains=("hub.example.edu",),
@@ -32,7 +34,8 @@ def done_state(app: str = "hub", **changes) -> dokku_state.Observed:
         deployed=True,
         properties={"hub-app": "true", "domains": "hub.example.edu", "idle-timeout": "300",
                     "max-body-size": "30m", "db-kind": "postgres",
-                    "postgres-service": f"{app}-db"},
+                    "postgres-service": f"{app}-db", "proxy-listener": "127.42.0.2"},
+        checks_disabled="web",
     )
     fields = {**base.__dict__, **changes}
     return dokku_state.Observed(**fields)

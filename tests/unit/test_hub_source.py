@@ -50,7 +50,8 @@ def test_hub_dockerfile():
     assert "COPY images/ /srv/jupyterhub/images/" in lines
     assert "COPY dokku_hub/ /srv/jupyterhub/dokku_hub/" in lines
     assert "COPY jupyterhub_config.py /srv/jupyterhub/jupyterhub_config.py" in lines
-    assert "EXPOSE 8000" in lines
+    assert "EXPOSE 8081" in lines  # the hub itself; the proxy runs in its own container
+    assert "LABEL org.dokku-jupyterhub.proxy=external" in lines
     assert lines[-1] == 'CMD ["python3", "-m", "dokku_hub.start"]'
     run = "\n".join(lines)
     assert "--upgrade" not in run and "--force-reinstall" not in run
@@ -115,7 +116,7 @@ def test_dockerignore_keeps_images():
 def test_app_json_healthcheck():
     checks = json.loads(render()["app.json"])["healthchecks"]["web"]
     assert checks[0]["path"] == "/hub/health"
-    assert checks[0]["port"] == 8000
+    assert checks[0]["port"] == 8081  # the hub itself: it has no proxy inside
     assert checks[0]["type"] == "startup"
 
 
