@@ -9,7 +9,10 @@ the hub on its Docker network, PostgreSQL, Azure AD stand-in) with N users allow
 1. one user: spawn request -> server ready, N times in a row (stop and wait until the
    container is gone between), median and p95;
 2. N users spawning at once: all ready? failures? p95 of request -> ready, and the hub
-   container's CPU (% of one core) and memory while it happens.
+   container's CPU (% of one core) and memory while it happens;
+3. with `--gate-vs-direct N`: N sequential spawns through the app's Docker gate, then N with
+   the Docker socket mounted into the hub instead (the baseline), twice in turn, each mode's
+   median and the ratio gate/direct (goal, issue 20: within 5 %).
 
 "Ready" is the hub's own view (`servers[""].ready` in its REST API, polled every 0.2 s), the
 moment a browser would be redirected to the server. Goals (issue 7): median <= 5 s on
@@ -86,10 +89,45 @@ def host_cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+SOCKET = "/var/run/docker.sock:/var/run/docker.sock"
+
+
+def use_gate(bed, gate: bool) -> None:
+    """The hub reaching Docker through its gate (as create makes it), or with the socket."""
+    if gate:
+        bed.dokku("storage:unmount", bed.app, SOCKET)
+        bed.dokku("config:set", bed.app, "HUB_DOCKER_GATE=/run/dokku-gate/docker.sock")
+    else:
+        bed.dokku("storage:mount", bed.app, SOCKET)
+        bed.dokku("config:unset", bed.app, "HUB_DOCKER_GATE")
+    bed.wait_hub()
+
+
+def gate_vs_direct(bed, one: User, n: int) -> None:
+    times: dict[str, list[float]] = {"gate": [], "direct": []}
+    current = "gate"  # as create made the hub
+    for mode in ("gate", "direct", "gate", "direct"):
+        if mode != current:
+            use_gate(bed, mode == "gate")
+            current = mode
+        one.start()  # a first spawn after the hub restart warms it up: not counted
+        one.stop()
+        for _ in range(n):
+            times[mode].append(one.start())
+            one.stop()
+    use_gate(bed, True)
+    gate, direct = (statistics.median(times[m]) for m in ("gate", "direct"))
+    print(f"spawns through the Docker gate vs with the socket ({2 * n} each, in turn): "
+          f"median {gate:.2f} s vs {direct:.2f} s, ratio {gate / direct:.3f}; "
+          f"p95 {p95(times['gate']):.2f} s vs {p95(times['direct']):.2f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sequential", type=int, default=10)
     ap.add_argument("--concurrent", type=int, default=20)
+    ap.add_argument("--gate-vs-direct", type=int, default=0, metavar="N",
+                    help="N spawns through the Docker gate vs with the socket, in turn")
     ap.add_argument("--keep", action="store_true", help="leave the bed running (debugging)")
     args = ap.parse_args()
 
@@ -133,6 +171,9 @@ def main() -> int:
             print(f"sequential spawns ({args.sequential}, storage driver {driver}): "
                   f"median {statistics.median(times):.2f} s, p95 {p95(times):.2f} s, "
                   f"min {min(times):.2f} s, max {max(times):.2f} s")
+
+        if args.gate_vs_direct:
+            gate_vs_direct(bed, users[0], args.gate_vs_direct)
 
         if args.concurrent:
             batch = users[:args.concurrent]

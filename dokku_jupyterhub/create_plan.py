@@ -25,6 +25,8 @@ from dokku_jupyterhub.hub_runtime.contract import (
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MEMORY,
     DOCKER_SOCKET,
+    GATE_DIR,
+    GATE_SOCKET,
     HUB_APP_PROPERTY,
     HUB_PORT,
     Env,
@@ -37,7 +39,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
 )
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.output import DokkuError
-from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub.paths import data_root, gate_dir
 from dokku_jupyterhub.proxy_plan import checks_off, is_listener, pick_listener
 
 PORT_MAP = f"http:80:{HUB_PORT}"
@@ -52,7 +54,10 @@ STEPS = (
     "apps without vhosts, and the first `domains:add` turns them on and clears an `http:80` "
     "port map);",
     f"`ports:set <app> {PORT_MAP}`;",
-    "mounts the Docker socket (the hub starts users' servers as sibling containers);",
+    "mounts `storage/<app>/gate` at `/run/dokku-gate`, where the hub reaches Docker through "
+    "the app's Docker gate (`dokku.jupyterhub.<app>.gate`, started by the deploy's "
+    "`post-deploy`), which alone holds the host's Docker socket; a hub made before the gate "
+    "keeps its socket mount until it runs a hub image that has the gate;",
     "`network:create <app>-network` and `network:set <app> attach-post-create <app>-network` "
     "(the hub is `<app>.web` on it), and `network:set <app> bind-all-interfaces false`: on, "
     "it would publish the hub on every host interface, bypassing nginx and TLS, and Dokku "
@@ -213,6 +218,7 @@ def hub_config(opts: Options, seen: Observed, secrets: Secrets) -> dict[str, str
         Env.ADMIN_PASSWORD: password if admin_password_ok(password) else secrets.admin_password,
         Env.API_TOKEN: have.get(Env.API_TOKEN) or secrets.api_token,
         Env.PROXY_TOKEN: have.get(Env.PROXY_TOKEN) or secrets.proxy_token,
+        Env.DOCKER_GATE: GATE_SOCKET,
     }
 
 
@@ -253,11 +259,19 @@ def plan(
         b.dokku("Mapping port 80 to the hub", "ports:set", app, PORT_MAP, *keep)
         b.rewired = True
 
-    # 4. The Docker socket: the hub starts each user's notebook server as a sibling
-    #    container through the host's Docker engine.
+    # 4. Docker, through the gate only: the hub starts each user's server as a sibling
+    #    container, and whoever took over the hub process would be root on the host with
+    #    the socket itself. The gate (gate_plan.py) holds it and lets through what spawning
+    #    this app's servers needs. A hub deployed before the gate keeps the socket until the
+    #    hub it runs has the gate's code (the image label), then loses it.
+    gate = StorageMount(str(gate_dir(app)), GATE_DIR)
+    if gate not in seen.mounts:
+        b.dokku("Mounting the Docker gate's directory", "storage:mount", app, gate.spec())
+        b.rewired = True
     socket = StorageMount(DOCKER_SOCKET, DOCKER_SOCKET)
-    if socket not in seen.mounts:
-        b.dokku("Mounting the Docker socket", "storage:mount", app, socket.spec())
+    if socket in seen.mounts and seen.hub_has_gate:
+        b.dokku("Unmounting the Docker socket (the gate holds it)", "storage:unmount", app,
+                socket.spec())
         b.rewired = True
 
     # 5. The network shared with the notebook servers; Dokku gives the hub the alias

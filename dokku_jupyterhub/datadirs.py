@@ -1,6 +1,7 @@
 """The hub's data tree on the host: `data_root(app)`, mounted at /data in the hub.
 
     /var/lib/dokku/data/storage/<app>/          0755  Dokku's storage convention
+        gate/                                   0750  the Docker gate's socket (gate, hub)
         data/                                   0750  policy.json, cookie secret, sqlite
             users/ user-settings/ shared/       0755  bind-mounted into notebook servers
             colab/ groups/
@@ -20,20 +21,20 @@ import os
 from pathlib import Path
 
 from dokku_jupyterhub.hub_runtime.contract import DATA_SUBDIRS, NB_GID, NB_UID
-from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.paths import data_root, gate_dir, storage_root
 from dokku_jupyterhub.properties import dokku_owner
 
 ROOT_MODE = 0o755
 DATA_MODE = 0o750  # holds the hub's database and cookie secret: not for other host users
 SUBDIR_MODE = 0o755
+GATE_MODE = 0o750  # the way to Docker: not for other host users
 
 
 def wanted(app: str) -> list[tuple[Path, int]]:
     """Every directory of the tree with its mode, parents first."""
     root = data_root(app)
-    return [(storage_root(app), ROOT_MODE), (root, DATA_MODE)] + [
-        (root / name, SUBDIR_MODE) for name in DATA_SUBDIRS
-    ]
+    return [(storage_root(app), ROOT_MODE), (gate_dir(app), GATE_MODE),
+            (root, DATA_MODE)] + [(root / name, SUBDIR_MODE) for name in DATA_SUBDIRS]
 
 
 def missing(app: str) -> list[Path]:

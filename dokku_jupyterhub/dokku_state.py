@@ -40,7 +40,9 @@ from dokku_jupyterhub import dokku_cli, properties
 from dokku_jupyterhub.hub_apps import all_hub_apps
 from dokku_jupyterhub.hub_runtime.contract import (
     HUB_PORT,
+    LABEL_DOCKER_GATE,
     Prop,
+    hub_image,
     network_name,
     postgres_service_name,
 )
@@ -86,6 +88,8 @@ class Observed:
     deployed: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     checks_disabled: str = "none"
+    # The deployed hub image reaches Docker through the gate (its label): the socket can go.
+    hub_has_gate: bool = False
     # The proxy addresses other hub apps of this host have (properties).
     other_listeners: tuple[str, ...] = ()
 
@@ -248,7 +252,23 @@ def observe(app: str, *, want_letsencrypt: bool = True) -> Observed:
         has_source=has_source(app),
         deployed=deployed(app),
         checks_disabled=checks_disabled(app),
+        hub_has_gate=hub_image_has_gate(app),
     )
+
+
+def hub_image_has_gate(app: str) -> bool:
+    """Whether the app's deployed hub image has the Docker gate (its label). Docker down or
+    no image: False (the socket is then kept, never removed on a guess)."""
+    # docker-py only here: the other readers serve commands that never need it.
+    import docker.errors
+
+    from dokku_jupyterhub import docker_api
+
+    try:
+        image = docker_api.client().images.get(hub_image(app))
+    except (DokkuError, docker.errors.DockerException):
+        return False
+    return (image.labels or {}).get(LABEL_DOCKER_GATE) == "1"
 
 
 def other_listeners(app: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit, urlunsplit
 
-from dokku_jupyterhub import dokku_state, policy_store, properties, proxy_wiring
+from dokku_jupyterhub import companions, dokku_state, policy_store, properties
 from dokku_jupyterhub.hub_runtime import policy
 from dokku_jupyterhub.hub_runtime.contract import (
     DEFAULT_IDLE_TIMEOUT,
@@ -128,7 +128,8 @@ def values(app: str) -> dict[str, str]:
         **{key: props.get(key, "") for key in
            (BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID)},
         "last-spawn-failure": last_spawn_failure(app),
-        "proxy": proxy_wiring.status_text(app, cfg) if exists else "",
+        "proxy": companions.status_text(app, cfg) if exists else "",
+        "docker-gate": companions.gate_status_text(app, cfg) if exists else "",
         "proxy-listener": dokku_state.static_web_listener(app) if exists else "",
         "idle-timeout": cfg.get(Env.IDLE_TIMEOUT)
         or props.get(Prop.IDLE_TIMEOUT)

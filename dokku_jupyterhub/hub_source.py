@@ -24,7 +24,13 @@ from pathlib import Path
 import jinja2
 
 from dokku_jupyterhub import __version__, properties
-from dokku_jupyterhub.hub_runtime.contract import HUB_APP_RE, LABEL_PROXY_MODE, PROXY_EXTERNAL, Prop
+from dokku_jupyterhub.hub_runtime.contract import (
+    HUB_APP_RE,
+    LABEL_DOCKER_GATE,
+    LABEL_PROXY_MODE,
+    PROXY_EXTERNAL,
+    Prop,
+)
 from dokku_jupyterhub.validate import IMAGE_RE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -126,6 +132,7 @@ def render_files(params: HubParams) -> dict[str, bytes]:
         "spellchecker_language": params.spellchecker_language,
         "plugin_version": params.plugin_version,
         "proxy_label": f"{LABEL_PROXY_MODE}={PROXY_EXTERNAL}",
+        "gate_label": f"{LABEL_DOCKER_GATE}=1",
     }
     files = {
         out: env.get_template(name).render(**context).encode()

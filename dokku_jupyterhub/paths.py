@@ -31,6 +31,12 @@ def storage_root(app: str) -> Path:
     return lib_root() / "data" / "storage" / app
 
 
+def gate_dir(app: str) -> Path:
+    """Host directory of the app's Docker gate socket (mounted into the gate and the hub,
+    outside the data tree, so no notebook server ever gets it)."""
+    return storage_root(app) / "gate"
+
+
 def data_root(app: str) -> Path:
     """Host directory mounted at /data in the hub: users' folders, policy, secrets."""
     return storage_root(app) / "data"

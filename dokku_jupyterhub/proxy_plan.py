@@ -8,7 +8,7 @@ a loopback address of its own on this host (one per hub app, port HUB_PORT, so t
 `http:80:8000` port map is unchanged).
 
 Pure: `spec()` says what the container is, `mismatches()` why a running one no longer fits;
-`proxy_container.py` does it with Docker.
+`companion_container.py` does it with Docker.
 """
 
 from __future__ import annotations
@@ -109,6 +109,14 @@ class ProxySpec:
     def ports(self) -> dict[str, tuple[str, int]]:
         return {f"{HUB_PORT}/tcp": (self.listener, HUB_PORT)}
 
+    def mismatches(self, attrs: Mapping[str, Any]) -> list[str]:
+        return mismatches(self, attrs)
+
+    def start_hint(self, error: str) -> str:
+        if "address already in use" in error:
+            return f": something else listens on {static_web_listener(self.listener)}"
+        return ""
+
     def create_kwargs(self) -> dict[str, Any]:
         """docker-py `containers.create` arguments."""
         return {
@@ -149,8 +157,6 @@ def mismatches(spec: ProxySpec, attrs: Mapping[str, Any]) -> list[str]:
     return why
 
 
-def image_is_current(attrs: Mapping[str, Any], hub_image_id: str | None) -> bool:
-    return bool(hub_image_id) and attrs.get("Image") == hub_image_id
 
 
 def checks_off(disabled_list: str) -> bool:

@@ -18,21 +18,27 @@ import time
 from pathlib import Path
 
 from dokku_jupyterhub import create_plan, dokku_cli, dokku_state
-from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT
+from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, GATE_DIR
 from dokku_jupyterhub.output import verbose, warn
-from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.paths import data_root, gate_dir, storage_root
 from dokku_jupyterhub.proxy_plan import checks_off
 
 
-def fix_data_mount(app: str, wanted_host: str) -> None:
-    """Make `wanted_host` the app's only mount at /data."""
+def fix_data_mount(app: str, wanted_host: str, container: str = DATA_MOUNT) -> None:
+    """Make `wanted_host` the app's only mount at `container` (/data by default)."""
     mounts = dokku_state.mounts(app)
-    wanted = dokku_state.StorageMount(wanted_host, DATA_MOUNT)
+    wanted = dokku_state.StorageMount(wanted_host, container)
     for m in mounts:
-        if m.container == DATA_MOUNT and m != wanted:
+        if m.container == container and m != wanted:
             dokku_cli.run("storage:unmount", app, m.spec())
     if wanted not in mounts:
         dokku_cli.run("storage:mount", app, wanted.spec())
+
+
+def fix_gate_mount(app: str, owner: str) -> None:
+    """Point `app`'s Docker gate mount, if it has one, at `owner`'s gate directory."""
+    if any(m.container == GATE_DIR for m in dokku_state.mounts(app)):
+        fix_data_mount(app, str(gate_dir(owner)), GATE_DIR)
 
 
 def fix_network(app: str, net: str, drop: str | None = None) -> None:

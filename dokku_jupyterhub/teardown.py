@@ -1,4 +1,4 @@
-"""Removing what `create` made around a hub app: its proxy, users' notebook servers, the
+"""Removing what `create` made around a hub app: its proxy and gate, users' servers, the
 app's network, its notebook images, and (only with --purge-data) the users' data. Shared by
 `destroy` and
 the `post-delete` trigger, so a plain `dokku apps:destroy` of a hub app leaves nothing behind
@@ -14,11 +14,12 @@ from typing import Any
 
 import docker.errors
 
-from dokku_jupyterhub import docker_api, dokku_cli, dokku_state, proxy_container
+from dokku_jupyterhub import companion_container, docker_api, dokku_cli, dokku_state
 from dokku_jupyterhub.hub_runtime.contract import (
     LABEL_BUILD_HASH,
     LABEL_DOKKU_APP,
     LABEL_NOTEBOOK_APP,
+    gate_container_name,
     notebook_repository,
     proxy_container_name,
 )
@@ -28,12 +29,13 @@ from dokku_jupyterhub.paths import lib_root
 
 
 def release(client: Any, app: str, net: str) -> None:
-    """Remove what create made around the app: its proxy, users' servers, the network, the
-    notebook images. Idempotent; also run by the post-delete trigger, so `dokku apps:destroy`
-    of a hub app leaves nothing behind but the users' data. A network something else still
-    uses is kept, and the admin told what is on it."""
-    if proxy_container.remove(client, app):
-        verbose_quiet(f"removed the proxy {proxy_container_name(app)}")
+    """Remove what create made around the app: its proxy and Docker gate, users' servers,
+    the network, the notebook images. Idempotent; also run by the post-delete trigger, so
+    `dokku apps:destroy` of a hub app leaves nothing behind but the users' data. A network
+    something else still uses is kept, and the admin told what is on it."""
+    for name in (proxy_container_name(app), gate_container_name(app)):
+        if companion_container.remove(client, name):
+            verbose_quiet(f"removed {name}")
     remove_user_servers(client, app, net)
     if dokku_state.network_exists(net):
         # The app's own containers: apps:destroy has stopped them, and Dokku's scheduler

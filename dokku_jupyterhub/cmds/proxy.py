@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from dokku_jupyterhub import proxy_wiring
+from dokku_jupyterhub import companions
 from dokku_jupyterhub.hub_apps import require_hub_app
 
 
@@ -18,7 +18,7 @@ def restart_proxy(app: str) -> None:
     replaces it (open notebooks reconnect) and restarts the hub so it adds every route at once.
     """
     require_hub_app(app, f" (create one with: dokku jupyterhub:create {app})")
-    proxy_wiring.restart(app)
+    companions.restart(app)
 
 
 COMMANDS = [restart_proxy]

@@ -58,6 +58,11 @@ def proxy_container_name(app: str) -> str:
     return f"dokku.jupyterhub.{app}.proxy"
 
 
+def gate_container_name(app: str) -> str:
+    """The hub's Docker gate, the one container that holds the host's Docker socket."""
+    return f"dokku.jupyterhub.{app}.gate"
+
+
 def container_prefix(app: str) -> str:
     """Users' notebook containers are named `<prefix>-<user>`."""
     return f"{app}-jupyter"
@@ -77,9 +82,15 @@ LABEL_NOTEBOOK_USER = "org.dokku-jupyterhub.user"
 # carry LABEL_NOTEBOOK_APP so that removing an app's containers finds them.
 LABEL_ROLE = "org.dokku-jupyterhub.role"
 ROLE_PROXY = "proxy"
+ROLE_GATE = "gate"
 # On the hub image (from its Dockerfile): the hub expects the proxy outside its container.
 LABEL_PROXY_MODE = "org.dokku-jupyterhub.proxy"
 PROXY_EXTERNAL = "external"
+# On the hub image: the hub reaches Docker through the gate (its image holds the gate's code).
+LABEL_DOCKER_GATE = "org.dokku-jupyterhub.docker-gate"
+# On a notebook server: the groups the hub's OAuth claim gave the user (the gate honours
+# them only when the hub takes groups from a claim).
+LABEL_NOTEBOOK_GROUPS = "org.dokku-jupyterhub.groups"
 # The notebook build's, on the images it makes.
 LABEL_BUILD_HASH = "org.dokku-jupyterhub.context-hash"
 LABEL_BUILD_REVISION = "org.dokku-jupyterhub.revision"
@@ -90,7 +101,10 @@ LABEL_PURPOSE = "org.dokku-jupyterhub.purpose"
 # ---- mounts, ports and the data tree ------------------------------------------------------
 
 DATA_MOUNT = "/data"  # the hub's data volume, host side `data_root(app)`
-DOCKER_SOCKET = "/var/run/docker.sock"  # mounted into the hub, never into notebooks
+DOCKER_SOCKET = "/var/run/docker.sock"  # mounted into the gate only
+# The gate's directory (in the gate and the hub) and the socket it listens on there.
+GATE_DIR = "/run/dokku-gate"
+GATE_SOCKET = f"{GATE_DIR}/docker.sock"
 HUB_PORT = 8000  # the proxy's public port; nginx forwards port 80 here
 PROXY_API_PORT = 8001  # the proxy's REST API, which only the hub uses
 HUB_API_PORT = 8081  # the hub itself (JupyterHub's default), behind the proxy
@@ -142,6 +156,9 @@ class Env:
     # variable configurable-http-proxy itself reads).
     PROXY_HOST = "HUB_PROXY_HOST"
     PROXY_TOKEN = "CONFIGPROXY_AUTH_TOKEN"
+    # The Docker gate: where the hub reaches it (set by create), where the gate listens.
+    DOCKER_GATE = "HUB_DOCKER_GATE"
+    GATE_SOCKET = "DOKKU_GATE_SOCKET"
 
 
 # How a secret is shown, when it is shown at all.

@@ -73,6 +73,8 @@ class HubSettings:
     # made before the proxy moved out did.
     proxy_host: str = ""
     proxy_token: str = ""
+    # The Docker gate's socket, when the hub reaches Docker through it.
+    docker_gate: str = ""
 
     @property
     def external_proxy(self) -> bool:
@@ -240,6 +242,10 @@ def from_env(environ: Mapping[str, str]) -> HubSettings:
         raise SettingsError(
             f"{Env.PROXY_TOKEN} must be at least {API_TOKEN_MIN_LENGTH} characters"
         )
+    docker_gate = _text(environ, Env.DOCKER_GATE)
+    if docker_gate and not docker_gate.startswith("/"):
+        raise SettingsError(f"{Env.DOCKER_GATE} must be the gate's socket path, got "
+                            f"{docker_gate!r}")
     proxy_host = _text(environ, Env.PROXY_HOST, proxy_container_name(app))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", proxy_host):
         raise SettingsError(f"{Env.PROXY_HOST} must be a container name, got {proxy_host!r}")
@@ -258,5 +264,6 @@ def from_env(environ: Mapping[str, str]) -> HubSettings:
         plugin_api_token=token,
         proxy_host=proxy_host,
         proxy_token=proxy_token,
+        docker_gate=docker_gate,
         **values,
     )

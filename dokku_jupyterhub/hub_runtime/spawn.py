@@ -19,7 +19,14 @@ import os
 import stat
 from typing import Any
 
-from .contract import DATA_SUBDIRS, LABEL_NOTEBOOK_APP, LABEL_NOTEBOOK_USER, NB_GID, NB_UID
+from .contract import (
+    DATA_SUBDIRS,
+    LABEL_NOTEBOOK_APP,
+    LABEL_NOTEBOOK_GROUPS,
+    LABEL_NOTEBOOK_USER,
+    NB_GID,
+    NB_UID,
+)
 from .policy_cache import PolicyCache
 from .spawn_decision import SpawnDecision, SpawnRefused, decide
 
@@ -43,7 +50,18 @@ def docker_host_config(decision: SpawnDecision) -> dict[str, Any]:
     return {"memswap_limit": decision.mem_bytes, "auto_remove": False}
 
 
-def apply_to_dockerspawner(spawner: Any, decision: SpawnDecision, app: str) -> None:
+def container_labels(decision: SpawnDecision, app: str,
+                     groups_from_claim: bool = False) -> dict[str, str]:
+    """The notebook server's labels: whose it is and, when the groups come from the login's
+    claim (which only the hub knows), which, so the Docker gate decides as the hub did."""
+    labels = {LABEL_NOTEBOOK_APP: app, LABEL_NOTEBOOK_USER: decision.user}
+    if groups_from_claim and decision.groups:
+        labels[LABEL_NOTEBOOK_GROUPS] = ",".join(decision.groups)
+    return labels
+
+
+def apply_to_dockerspawner(spawner: Any, decision: SpawnDecision, app: str,
+                           groups_from_claim: bool = False) -> None:
     """Set everything the decision says on a DockerSpawner, and nothing it does not."""
     spawner.image = decision.image
     spawner.volumes = docker_volumes(decision)
@@ -53,7 +71,7 @@ def apply_to_dockerspawner(spawner: Any, decision: SpawnDecision, app: str) -> N
     spawner.extra_create_kwargs = {
         # Whatever the image says: never root, and the owner of the data folders.
         "user": f"{decision.uid}:{decision.gid}",
-        "labels": {LABEL_NOTEBOOK_APP: app, LABEL_NOTEBOOK_USER: decision.user},
+        "labels": container_labels(decision, app, groups_from_claim),
     }
     if hasattr(spawner, "memory_shown"):  # the hub's spawner names the limit when it kills
         spawner.memory_shown = decision.memory
@@ -185,7 +203,7 @@ class PreSpawnHook:
         log = getattr(spawner, "log", None) or _LOG
         decision = self.decision_for(spawner.user)
         prepare_host(decision, self.data_dir, self.host_root, log)
-        apply_to_dockerspawner(spawner, decision, self.app)
+        apply_to_dockerspawner(spawner, decision, self.app, self.groups_from_claim)
         log.info(
             "Spawning %s: admin=%s groups=%s memory=%s cpu=%s mounts=%s",
             decision.user,

@@ -148,16 +148,36 @@ def wait_for_proxy(settings: hub_settings.HubSettings, timeout: float = PROXY_WA
                    answers: Callable[[hub_settings.HubSettings], bool] = proxy_answers,
                    clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], None] = time.sleep) -> None:
+    wait_for(f"the proxy {settings.proxy_host}", lambda: answers(settings), timeout, clock,
+             sleep)
+
+
+def gate_answers(settings: hub_settings.HubSettings, timeout: float = 5) -> bool:
+    """Whether the Docker gate answers `GET /_ping` on its socket."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(settings.docker_gate)
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def wait_for(what: str, answers: Callable[[], bool], timeout: float = PROXY_WAIT,
+             clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> None:
     started = clock()
     noted = None
-    while not answers(settings):
+    while not answers():
         waited = clock() - started
         if waited >= timeout:
-            raise SystemExit(
-                f"[dokku-jupyterhub] the proxy {settings.proxy_host} did not answer in "
-                f"{timeout:.0f} s: see dokku jupyterhub:report <app> --jupyterhub-proxy")
+            raise SystemExit(f"[dokku-jupyterhub] {what} did not answer in {timeout:.0f} s: "
+                             "see dokku jupyterhub:report <app>")
         if noted is None or waited - noted >= NOTE_EVERY:
-            _say(f"waiting for the proxy {settings.proxy_host} ({waited:.0f} s so far)")
+            _say(f"waiting for {what} ({waited:.0f} s so far)")
             noted = waited
         sleep(1)
 
@@ -165,6 +185,8 @@ def wait_for_proxy(settings: hub_settings.HubSettings, timeout: float = PROXY_WA
 def main(argv: Sequence[str] | None = None) -> None:
     settings = prepare(os.environ)
     take_hub_lock(settings.lock_file)
+    if settings.docker_gate:
+        wait_for(f"the Docker gate at {settings.docker_gate}", lambda: gate_answers(settings))
     if settings.external_proxy:
         wait_for_proxy(settings)
     upgrade_db_if_needed(settings, version("jupyterhub"))

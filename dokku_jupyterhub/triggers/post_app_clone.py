@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
     if not is_hub_app(new):
         return 0
     rename_clone.fix_data_mount(new, str(data_root(new)))
+    rename_clone.fix_gate_mount(new, new)
     rename_clone.fix_network(new, network_name(new), drop=network_name(argv[0]))
     # The network plugin copied the original's static-web-listener: the clone's nginx would
     # send its users to the original's proxy. Its own deploy points it at its own proxy.

@@ -18,13 +18,13 @@ from __future__ import annotations
 import shutil
 
 from dokku_jupyterhub import (
+    companions,
     create_plan,
     datadirs,
     dokku_cli,
     dokku_state,
     policy_store,
     properties,
-    proxy_wiring,
     rename_clone,
 )
 from dokku_jupyterhub.hub_apps import is_hub_app
@@ -58,10 +58,11 @@ def main(argv: list[str]) -> int:
         Env.PROXY_TOKEN: candidates.proxy_token,
     }
     rename_clone.fix_config(new, properties.get(new, Prop.NOTEBOOK_IMAGE), fresh)
-    proxy_wiring.listener_of(new)
+    companions.listener_of(new)
     if Env.DATABASE_URL in dokku_state.config(new):
         dokku_cli.run("config:unset", "--no-restart", new, Env.DATABASE_URL)
     rename_clone.fix_data_mount(new, str(data_root(new)))
+    rename_clone.fix_gate_mount(new, new)
     rename_clone.fix_network(new, network_name(new), drop=network_name(old))
     verbose(f"{new} has its own data tree in {data_root(new)} and a new admin password")
     return 0

@@ -25,15 +25,15 @@ network and the old notebook images stay for the admin to remove (printed).
 from __future__ import annotations
 
 from dokku_jupyterhub import (
+    companions,
     create_plan,
     dokku_cli,
     dokku_state,
     properties,
-    proxy_wiring,
     rename_clone,
 )
 from dokku_jupyterhub.hub_apps import is_hub_app
-from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, Prop, network_name
+from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, GATE_DIR, Prop, network_name
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 from dokku_jupyterhub.paths import data_root, storage_root
 
@@ -54,9 +54,11 @@ def main(argv: list[str]) -> int:
         rename_clone.fix_network(new, net, drop=network_name(old))
         rename_clone.fix_config(new, properties.get(old, Prop.NOTEBOOK_IMAGE))
         rename_clone.one_hub_at_a_time(new)
+        rename_clone.fix_gate_mount(new, new)
         # OLD last: the network and storage plugins copy OLD's settings to NEW after us.
         rename_clone.fix_network(old, net, drop=network_name(old))
         rename_clone.fix_data_mount(old, str(data_root(new)))
+        rename_clone.fix_gate_mount(old, new)
         properties.rename(old, new)
         rename_clone.move_data(old, new)
     except (DokkuError, OSError) as exc:
@@ -65,10 +67,10 @@ def main(argv: list[str]) -> int:
             properties.rename(new, old)
         raise DokkuError(rollback(old, new, old_mounts, old_attach, why)) from None
     try:
-        if proxy_wiring.drop(old):
-            verbose(f"removed {old}'s proxy: {new}'s deploy starts its own")
+        for name in companions.drop(old):
+            verbose(f"removed {name}: {new}'s deploy starts its own")
     except DokkuError as exc:
-        warn(f"jupyterhub: {old}'s proxy container is left: {exc.message}")
+        warn(f"jupyterhub: {old}'s proxy and gate containers are left: {exc.message}")
     verbose(f"running notebook servers stay on {network_name(old)}: users restart them")
     verbose(f"then remove it: dokku network:destroy {network_name(old)}")
     return 0
@@ -77,12 +79,14 @@ def main(argv: list[str]) -> int:
 def rollback(
     old: str, new: str, mounts: tuple[dokku_state.StorageMount, ...], attach: str, why: str
 ) -> str:
-    """Put OLD's /data mount and network back; return the one-line error for the admin. The
-    data itself never moved (its rename is the last step), so it is where it was."""
-    wanted = [m for m in mounts if m.container == DATA]
+    """Put OLD's /data and gate mounts and network back; return the one-line error for the
+    admin (naming only the mounts still missing). The data itself never moved (its rename
+    is the last step), so it is where it was."""
+    kept = (DATA, GATE_DIR)
+    wanted = [m for m in mounts if m.container in kept]
     try:
         for m in dokku_state.mounts(old):
-            if m.container == DATA and m not in wanted:
+            if m.container in kept and m not in wanted:
                 dokku_cli.run("storage:unmount", old, m.spec())
         have = dokku_state.mounts(old)
         for m in wanted:
@@ -93,8 +97,12 @@ def rollback(
                           *create_plan.attach_networks(attach))
     except DokkuError as exc:
         warn(f"jupyterhub: could not restore {old}'s mount and network: {exc.message}")
+        try:
+            have = dokku_state.mounts(old)
+        except DokkuError:
+            have = ()
         fix = " && ".join(
-            [f"dokku storage:mount {old} {m.spec()}" for m in wanted]
+            [f"dokku storage:mount {old} {m.spec()}" for m in wanted if m not in have]
             + [f"dokku network:set {old} attach-post-create {attach}".rstrip()]
         )
         return (f"renaming {old}'s hub to {new} failed: {why}. The users' data was not moved "

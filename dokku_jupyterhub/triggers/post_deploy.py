@@ -14,7 +14,7 @@ import contextlib
 import os
 import traceback
 
-from dokku_jupyterhub import proxy_wiring
+from dokku_jupyterhub import companions
 from dokku_jupyterhub.hub_apps import is_hub_app
 from dokku_jupyterhub.notebook_build import pipeline, records
 from dokku_jupyterhub.output import DokkuError, warn
@@ -22,7 +22,7 @@ from dokku_jupyterhub.output import DokkuError, warn
 
 def wire_proxy(app: str, image_tag: str) -> None:
     try:
-        proxy_wiring.reconcile(app, image_tag)
+        companions.reconcile(app, image_tag)
     except Exception as exc:  # noqa: BLE001 - the notebook build must still run
         if os.environ.get("DOKKU_TRACE"):
             traceback.print_exc()

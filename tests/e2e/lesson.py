@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from bed import User
 from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClosedError, websocket_connect
 
 
 class KernelSocket:
@@ -60,13 +60,18 @@ class KernelSocket:
 
     async def _execute(self, code: str, timeout: float) -> str:
         msg_id = uuid.uuid4().hex
-        await self._conn.write_message(json.dumps({
+        message = json.dumps({
             "header": {"msg_id": msg_id, "username": self.user.name, "session": self._session,
                        "msg_type": "execute_request", "version": "5.3"},
             "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
             "content": {"code": code, "silent": False, "store_history": False,
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        })
+        try:
+            await self._conn.write_message(message)
+        except WebSocketClosedError:
+            self.closed_at = self.closed_at or time.monotonic()
+            raise ConnectionError("the kernel websocket was closed") from None
         # Done at the kernel's "idle" for this request: all its output came before it.
         out, done = [], False
         deadline = time.monotonic() + timeout

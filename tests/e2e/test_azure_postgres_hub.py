@@ -275,3 +275,100 @@ def test_changed_images_folder_rebuilds_and_the_next_spawn_uses_it(hub, users):
         student.stop()
     student.start()
     assert student.container().image.id == new_image.id
+
+
+# --- the hub's Docker access: the gate, and nothing else ---------------------------------
+
+FORGED = r'''
+import io, json, sys
+import docker
+from docker.errors import APIError
+
+app, image, student_id, other_id, root, student = sys.argv[1:7]
+c = docker.APIClient(base_url="unix:///run/dokku-gate/docker.sock", version="auto", timeout=30)
+labels = {"org.dokku-jupyterhub.app": app, "org.dokku-jupyterhub.user": student}
+work = "/home/jovyan/work"
+
+def create(name, **host):
+    binds = host.pop("binds", {f"{root}/users/{student}": {"bind": work, "mode": "rw"}})
+    return c.create_container(image, name=f"{app}-jupyter-{name}", user="1000:100",
+                              labels=labels, host_config=c.create_host_config(
+                                  binds=binds, network_mode=f"{app}-network", **host))
+
+tries = {
+    "privileged": lambda: create("x1", privileged=True),
+    "bind /": lambda: create("x2", binds={"/": {"bind": "/host", "mode": "rw"}}),
+    "another user's folder rw": lambda: create("x3", binds={
+        f"{root}/users/ada-admin--school-edu": {"bind": work, "mode": "rw"}}),
+    "pid host": lambda: create("x4", pid_mode="host"),
+    "another image": lambda: c.create_container(
+        "djh-test/bookworm:minbase", name=f"{app}-jupyter-x5", user="1000:100",
+        labels=labels, host_config=c.create_host_config(network_mode=f"{app}-network")),
+    "exec into a student's server": lambda: c.exec_create(student_id, ["id"]),
+    "stop another app's container": lambda: c.stop(other_id),
+    "build": lambda: list(c.build(fileobj=io.BytesIO(b"FROM scratch\n"), tag="evil:1")),
+    "create a network": lambda: c.create_network("evil-net"),
+    "the raw socket": lambda: docker.APIClient(base_url="unix:///var/run/docker.sock",
+                                               version="1.41").version(),
+}
+out = {}
+for what, call in tries.items():
+    try:
+        call()
+        out[what] = "ALLOWED"
+    except APIError as exc:
+        out[what] = [exc.status_code, str(exc.explanation)]
+    except Exception as exc:
+        out[what] = ["no-socket", type(exc).__name__]
+print(json.dumps(out))
+'''
+
+
+def engine_state(cli) -> dict:
+    return {
+        "containers": sorted((c["Id"], c["State"]) for c in cli.api.containers(all=True)),
+        "networks": sorted(n["Id"] for n in cli.api.networks()),
+        "images": sorted(i["Id"] for i in cli.api.images(all=True)),
+    }
+
+
+def test_the_hub_has_no_docker_socket_only_the_gate(hub):
+    container = hub.hub_container()
+    mounts = {m["Destination"]: m["Source"] for m in container.attrs["Mounts"]}
+    assert "/var/run/docker.sock" not in mounts
+    assert mounts["/run/dokku-gate"] == str(hub.data_root.parent / "gate")
+    code, _ = container.exec_run(["test", "-e", "/var/run/docker.sock"])
+    assert code != 0
+    gate = hub.cli.containers.get(f"dokku.jupyterhub.{hub.app}.gate")
+    assert gate.status == "running"
+    gate_mounts = {m["Destination"]: (m["Source"], m["RW"]) for m in gate.attrs["Mounts"]}
+    assert gate_mounts["/var/run/docker.sock"][0] == "/var/run/docker.sock"
+    assert gate_mounts["/data"] == (str(hub.data_root), False)
+    assert gate.attrs["HostConfig"]["NetworkMode"] == "none"
+
+
+def test_forged_docker_calls_from_inside_the_hub_are_refused_and_change_nothing(hub, users):
+    student = users(STUDENT[0])
+    if not (student.server() or {}).get("ready"):
+        student.start()
+    other = hub.cli.containers.run("djh-test/bookworm:minbase", ["sleep", "300"], detach=True,
+                                   labels={"com.dokku.app-name": "someone-else"},
+                                   name=f"{hub.app}-bystander")
+    try:
+        before = engine_state(hub.cli)
+        code, out = hub.hub_container().exec_run(
+            ["python3", "-c", FORGED, hub.app, hub.config()["DOCKER_JUPYTER_IMAGE"],
+             student.container().id, other.id, str(hub.data_root), student.name])
+        assert code == 0, out.decode()[-2000:]
+        results = json.loads(out.decode().strip().splitlines()[-1])
+        assert engine_state(hub.cli) == before  # nothing made, stopped or removed
+    finally:
+        other.remove(force=True)
+    assert results.pop("the raw socket")[0] == "no-socket"
+    for what, result in results.items():
+        assert result != "ALLOWED", what
+        status, message = result
+        assert status == 403 and "docker gate" in message, (what, result)
+    # Each refusal is one line in the gate's log.
+    log = hub.cli.containers.get(f"dokku.jupyterhub.{hub.app}.gate").logs().decode()
+    assert log.count("refused") >= len(results)

@@ -23,7 +23,7 @@ from support.recorder import FakeDokku, install_plugins
 from dokku_jupyterhub import cli, docker_api, dokku_cli, properties, rename_clone
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
 from dokku_jupyterhub.output import DokkuError
-from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.paths import data_root, gate_dir, storage_root
 from dokku_jupyterhub.triggers import (
     post_app_clone,
     post_app_clone_setup,
@@ -102,7 +102,8 @@ def test_rename_moves_settings_data_mount_and_network(hub, order, capsys):
     assert json.loads((data_root("lab") / "policy.json").read_text())["admins"] == ["alice"]
     mounts = fake.mounts["lab"]
     assert f"{data_root('lab')}:/data" in mounts and f"{old_data}:/data" not in mounts
-    assert mounts.count("/var/run/docker.sock:/var/run/docker.sock") == 1
+    assert mounts.count(f"{gate_dir('lab')}:/run/dokku-gate") == 1  # the gate follows
+    assert not any("docker.sock" in m for m in mounts)
     assert fake.network_props["lab"]["attach-post-create"] == "lab-network"
     assert "lab-network" in fake.networks
     env = fake.config["lab"]

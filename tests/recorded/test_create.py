@@ -16,9 +16,9 @@ import pytest
 from support.clirun import run
 from support.recorder import FakeDokku, install_plugins
 
-from dokku_jupyterhub import create_plan, datadirs, dokku_cli, properties
+from dokku_jupyterhub import create_plan, datadirs, dokku_cli, properties, proxy_plan
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
-from dokku_jupyterhub.paths import data_root, storage_root
+from dokku_jupyterhub.paths import data_root, gate_dir, storage_root
 
 
 @pytest.fixture
@@ -46,7 +46,8 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
         ("apps:create", "hub"),
         ("domains:add", "hub", "hub.example.edu"),
         ("ports:set", "hub", "http:80:8000"),
-        ("storage:mount", "hub", "/var/run/docker.sock:/var/run/docker.sock"),
+        # Docker through the app's gate only: the hub never gets the socket itself
+        ("storage:mount", "hub", f"{gate_dir('hub')}:/run/dokku-gate"),
         ("network:create", "hub-network"),
         ("network:set", "hub", "attach-post-create", "hub-network"),
         ("network:set", "hub", "bind-all-interfaces", "false"),
@@ -57,7 +58,8 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
          "HUB_PROXY_HOST=dokku.jupyterhub.hub.proxy",
          "HUB_DATA_DIR=/data", f"HUB_HOST_DATA_DIR={data}", "HUB_IDLE_TIMEOUT=300",
          f"HUB_ADMIN_PASSWORD={secret_pw}", f"HUB_PLUGIN_API_TOKEN={token}",
-         f"CONFIGPROXY_AUTH_TOKEN={proxy_token}"),
+         f"CONFIGPROXY_AUTH_TOKEN={proxy_token}",
+         "HUB_DOCKER_GATE=/run/dokku-gate/docker.sock"),
         ("storage:mount", "hub", f"{data}:/data"),
         ("nginx:set", "hub", "client-max-body-size", "30m"),
         ("nginx:set", "hub", "proxy-read-timeout", "3600s"),
@@ -85,7 +87,8 @@ def test_create_issues_exactly_these_commands(fake, capsys, dokku_env):
     assert props["postgres-service"] == "hub-db" and props["db-kind"] == "postgres"
     assert props["domains"] == "hub.example.edu"
     assert props["idle-timeout"] == "300" and props["max-body-size"] == "30m"
-    assert props["proxy-listener"] == "127.42.0.2"  # the first hub's proxy address
+    # the proxy's own loopback address (the first free one: this host may run other proxies)
+    assert proxy_plan.is_listener(props["proxy-listener"])
     # how to log in, without the password
     assert "https://hub.example.edu/" in out
     assert "dokku config:get hub HUB_ADMIN_PASSWORD" in out
@@ -223,7 +226,7 @@ def test_data_tree_modes(fake, capsys):
 
 def test_data_tree_owners_and_modes_as_root(dokku_env, monkeypatch):
     """As root, ensure gives the five shared folders to the notebook user (1000:100) and the
-    two upper directories to the Dokku system user, whatever the umask."""
+    upper directories to the Dokku system user, whatever the umask."""
     if os.geteuid() != 0:
         if os.environ.get("CI") == "true":
             pytest.fail("CI runs the tests as root: this test needs root")
@@ -239,6 +242,7 @@ def test_data_tree_owners_and_modes_as_root(dokku_env, monkeypatch):
     root = data_root("hub")
     expected = {
         storage_root("hub"): (0o755, upper),
+        gate_dir("hub"): (0o750, upper),  # the Docker gate's socket: not for other users
         root: (0o750, upper),
         **{root / name: (0o755, (1000, 100))
            for name in ("users", "user-settings", "shared", "colab", "groups")},
@@ -251,10 +255,10 @@ def test_data_tree_owners_and_modes_as_root(dokku_env, monkeypatch):
     assert datadirs.ensure("hub") == []
     monkeypatch.setenv("DOKKU_SYSTEM_USER", "no-such-user-djh")
     created = datadirs.ensure("lab")
-    for path in created[:2]:
+    for path in created[:3]:
         st = path.stat()
         assert (st.st_uid, st.st_gid) == (0, 0), path
-    for path in created[2:]:
+    for path in created[3:]:
         st = path.stat()
         assert (st.st_uid, st.st_gid) == (1000, 100), path
 

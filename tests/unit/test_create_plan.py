@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dokku_jupyterhub import create_plan, dokku_state
 from dokku_jupyterhub.hub_runtime.settings import ADMIN_PASSWORD_MIN_LENGTH
-from dokku_jupyterhub.paths import data_root
+from dokku_jupyterhub.paths import data_root, gate_dir
 
 SECRETS = create_plan.Secrets("pw-candidate-" + "c" * 32, "token-candidate",
                               "proxy-token-candidate")
@@ -19,7 +19,7 @@ def done_state(app: str = "hub", **changes) -> dokku_state.Observed:
         app_exists=True,
         config=create_plan.hub_config(opts, dokku_state.Observed(),
                                       create_plan.Secrets(PW, "tok", "proxy-tok")),
-        mounts=(dokku_state.StorageMount(create_plan.DOCKER_SOCKET, create_plan.DOCKER_SOCKET),
+        mounts=(dokku_state.StorageMount(str(gate_dir(app)), "/run/dokku-gate"),
                 dokku_state.StorageMount(str(data_root(app)), "/data")),
         domains=("hub.example.edu",),
         ports=("http:80:8000",),
@@ -51,7 +51,7 @@ def test_plan_of_a_complete_app_is_empty(dokku_env):
 
 def test_plan_replaces_a_foreign_data_mount_first(dokku_env):
     mount = dokku_state.StorageMount
-    seen = done_state(mounts=(mount(create_plan.DOCKER_SOCKET, create_plan.DOCKER_SOCKET),
+    seen = done_state(mounts=(mount(str(gate_dir("hub")), "/run/dokku-gate"),
                               mount("/var/lib/dokku/data/storage/old/data", "/data")))
     steps = create_plan.plan(create_plan.Options(app="hub"), seen, SECRETS, POLICY, False).steps
     assert [s.dokku for s in steps] == [
@@ -144,3 +144,25 @@ def test_plan_maps_port_80_again_after_a_first_domain():
                              SECRETS, POLICY, False).steps
     dokku = [s.dokku[0] for s in steps if s.dokku]
     assert dokku[:2] == ["domains:add", "ports:set"]
+
+
+def test_a_new_hub_never_gets_the_docker_socket(dokku_env):
+    steps = create_plan.plan(create_plan.Options(app="hub", admins=("alice",)),
+                             dokku_state.Observed(), SECRETS, None).steps
+    mounts = [s.dokku[2] for s in steps if s.dokku[:1] == ("storage:mount",)]
+    assert f"{gate_dir('hub')}:/run/dokku-gate" in mounts
+    assert not any("docker.sock" in m for m in mounts)
+
+
+def test_the_socket_of_an_older_hub_goes_only_once_its_image_has_the_gate(dokku_env):
+    mount = dokku_state.StorageMount
+    socket = mount(create_plan.DOCKER_SOCKET, create_plan.DOCKER_SOCKET)
+    older = done_state(mounts=(*done_state().mounts, socket))
+    plan = create_plan.plan(create_plan.Options(app="hub"), older, SECRETS, POLICY, False)
+    assert plan.steps == ()  # its hub still talks to the socket: kept
+    ready = done_state(mounts=(*done_state().mounts, socket), hub_has_gate=True)
+    steps = create_plan.plan(create_plan.Options(app="hub"), ready, SECRETS, POLICY, False).steps
+    assert [s.dokku for s in steps] == [
+        ("storage:unmount", "hub", "/var/run/docker.sock:/var/run/docker.sock"),
+        ("ps:restart", "hub"),
+    ]

@@ -51,7 +51,9 @@ def test_hub_dockerfile():
     assert "COPY dokku_hub/ /srv/jupyterhub/dokku_hub/" in lines
     assert "COPY jupyterhub_config.py /srv/jupyterhub/jupyterhub_config.py" in lines
     assert "EXPOSE 8081" in lines  # the hub itself; the proxy runs in its own container
-    assert "LABEL org.dokku-jupyterhub.proxy=external" in lines
+    # the plugin runs the proxy and the Docker gate beside a hub made from this image
+    assert ("LABEL org.dokku-jupyterhub.proxy=external org.dokku-jupyterhub.docker-gate=1"
+            in lines)
     assert lines[-1] == 'CMD ["python3", "-m", "dokku_hub.start"]'
     run = "\n".join(lines)
     assert "--upgrade" not in run and "--force-reinstall" not in run

@@ -1,5 +1,6 @@
-"""The hub's proxy container for real: configurable-http-proxy from the hub base image,
-published on its loopback address, kept when it fits, replaced when it does not, removed."""
+"""The containers beside a hub, for real: the proxy (configurable-http-proxy from the hub
+base image) published on its loopback address, kept when it fits, replaced when it does not,
+removed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import urllib.request
 import docker.errors
 import pytest
 
-from dokku_jupyterhub import proxy_container
+from dokku_jupyterhub import companion_container
 from dokku_jupyterhub.output import DokkuError
 from dokku_jupyterhub.proxy_plan import ProxySpec
 
@@ -89,7 +90,7 @@ def wait_published(ip: str) -> bytes:
 def test_the_proxy_runs_on_its_address_and_answers_the_hubs_token(engine, hub_base, app):
     image = engine.images.get(hub_base).id
     spec = ProxySpec(app=app, image=image, listener=free_listener(), token=secrets.token_hex(32))
-    assert proxy_container.ensure(engine, spec) == "started"
+    assert companion_container.ensure(engine, spec) == "started"
     c = engine.containers.get(spec.name)
     assert c.status == "running"
     assert c.labels["org.dokku-jupyterhub.role"] == "proxy"
@@ -111,7 +112,7 @@ def test_the_proxy_runs_on_its_address_and_answers_the_hubs_token(engine, hub_ba
 def test_a_running_proxy_that_fits_is_kept_with_its_routes(engine, hub_base, app):
     image = engine.images.get(hub_base).id
     spec = ProxySpec(app=app, image=image, listener=free_listener(), token=secrets.token_hex(32))
-    proxy_container.ensure(engine, spec)
+    companion_container.ensure(engine, spec)
     first = engine.containers.get(spec.name)
     started = first.attrs["State"]["StartedAt"]
     # A route, as the hub adds one for a user's server.
@@ -122,32 +123,32 @@ def test_a_running_proxy_that_fits_is_kept_with_its_routes(engine, hub_base, app
            "headers={'Authorization':'token '+sys.argv[1]});u.urlopen(r,timeout=5)", spec.token]
     wait_published(spec.listener)
     engine.containers.run(image, cmd, network=spec.network, remove=True)
-    assert proxy_container.ensure(engine, spec) == "running"
+    assert companion_container.ensure(engine, spec) == "running"
     assert engine.containers.get(spec.name).attrs["State"]["StartedAt"] == started
     assert "/user/ada" in api(spec, engine)  # the route survived
     # A newer hub image alone does not replace it.
     newer = ProxySpec(app=app, image="sha256:" + "0" * 64, listener=spec.listener,
                       token=spec.token)
-    assert proxy_container.ensure(engine, newer) == "running"
-    status = proxy_container.status(engine, app, "sha256:" + "0" * 64)
+    assert companion_container.ensure(engine, newer) == "running"
+    status = companion_container.status(engine, spec.name, "sha256:" + "0" * 64)
     assert status.state == "running" and not status.image_current
-    assert "restart-proxy" in status.describe()
+    assert "restart-proxy" in status.describe("dokku jupyterhub:restart-proxy hub")
 
 
 def test_a_stopped_proxy_is_started_and_a_wrong_one_replaced(engine, hub_base, app):
     image = engine.images.get(hub_base).id
     spec = ProxySpec(app=app, image=image, listener=free_listener(), token=secrets.token_hex(32))
-    proxy_container.ensure(engine, spec)
+    companion_container.ensure(engine, spec)
     engine.containers.get(spec.name).stop(timeout=2)
-    assert proxy_container.ensure(engine, spec) == "started again"
+    assert companion_container.ensure(engine, spec) == "started again"
     other = ProxySpec(app=app, image=image, listener=spec.listener, token=secrets.token_hex(32))
-    done = proxy_container.ensure(engine, other)
+    done = companion_container.ensure(engine, other)
     assert done.startswith("replaced (its API token is not the hub's")
     wait_published(spec.listener)
     assert list(api(other, engine)) == ["/"]
-    assert proxy_container.remove(engine, app) is True
-    assert proxy_container.remove(engine, app) is False
-    assert proxy_container.status(engine, app, image).describe() == "missing"
+    assert companion_container.remove(engine, spec.name) is True
+    assert companion_container.remove(engine, spec.name) is False
+    assert companion_container.status(engine, spec.name, image).describe("-") == "missing"
 
 
 def test_an_address_in_use_is_one_clear_error(engine, hub_base, app):
@@ -158,4 +159,4 @@ def test_an_address_in_use_is_one_clear_error(engine, hub_base, app):
         squatter.listen()
         spec = ProxySpec(app=app, image=image, listener=ip, token=secrets.token_hex(32))
         with pytest.raises(DokkuError, match=f"something else listens on {ip}:8000"):
-            proxy_container.ensure(engine, spec)
+            companion_container.ensure(engine, spec)

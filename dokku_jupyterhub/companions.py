@@ -1,10 +1,9 @@
-"""Keeping a hub's proxy wired, on every deploy and when the admin asks: the container
-(`proxy_container`) and Dokku's side of it (nginx's static web listener, zero-downtime off
-for the hub's web process), as `proxy_plan` decides from the deployed hub image.
+"""The containers beside a hub, kept running and wired on every deploy and when the admin
+asks: its Docker gate (`gate_plan`) and its proxy (`proxy_plan`), with Dokku's side of the
+proxy (nginx's static web listener, zero-downtime off for the hub's web process).
 
-The hub image says whether it wants the proxy outside (the LABEL_PROXY_MODE label of the
-rendered Dockerfile); a hub whose source predates that keeps its own proxy, and nginx keeps
-going to its container.
+The deployed hub image says which it expects (labels of the rendered Dockerfile): a hub
+whose source predates them keeps its own proxy and its Docker socket.
 """
 
 from __future__ import annotations
@@ -16,22 +15,27 @@ from typing import Any
 import docker.errors
 
 from dokku_jupyterhub import (
+    companion_container,
     docker_api,
     dokku_cli,
     dokku_state,
+    gate_plan,
     properties,
-    proxy_container,
     proxy_plan,
 )
 from dokku_jupyterhub.hub_runtime.contract import (
+    DOCKER_SOCKET,
+    LABEL_DOCKER_GATE,
     LABEL_PROXY_MODE,
     PROXY_EXTERNAL,
     Env,
     Prop,
+    gate_container_name,
     hub_image,
     proxy_container_name,
 )
 from dokku_jupyterhub.output import DokkuError, info1_quiet, verbose_quiet, warn
+from dokku_jupyterhub.paths import data_root, gate_dir
 
 HUB_WAIT = 120  # seconds: a hub on a busy host, upgrading its database
 
@@ -50,6 +54,30 @@ def wants_external(image: Any | None, config: dict[str, str]) -> bool:
     proxy's token (without one the hub starts its own proxy, see hub settings)."""
     labels = (image.labels or {}) if image is not None else {}
     return labels.get(LABEL_PROXY_MODE) == PROXY_EXTERNAL and bool(config.get(Env.PROXY_TOKEN))
+
+
+def wants_gate(image: Any | None, config: dict[str, str]) -> bool:
+    """The deployed hub reaches Docker through the gate: its image has the gate's code and
+    its config says where the gate listens."""
+    labels = (image.labels or {}) if image is not None else {}
+    return labels.get(LABEL_DOCKER_GATE) == "1" and bool(config.get(Env.DOCKER_GATE))
+
+
+def gate_spec(app: str, image: Any, config: dict[str, str]) -> gate_plan.GateSpec:
+    return gate_plan.GateSpec(app=app, image=image.id, data_root=str(data_root(app)),
+                              gate_dir=str(gate_dir(app)),
+                              environment=gate_plan.gate_environment(config))
+
+
+def wire_gate(client: Any, app: str, image: Any | None, config: dict[str, str]) -> None:
+    if wants_gate(image, config):
+        done = companion_container.ensure(client, gate_spec(app, image, config))
+        info1_quiet(f"Docker gate {gate_container_name(app)}: {done}")
+        if any(m.host == DOCKER_SOCKET for m in dokku_state.mounts(app)):
+            warn(f"{app} still has the Docker socket mounted, which the gate makes "
+                 f"needless: remove it with dokku jupyterhub:create {app}")
+    elif companion_container.remove(client, gate_container_name(app)):
+        verbose_quiet(f"removed {gate_container_name(app)}: this hub uses the Docker socket")
 
 
 def listener_of(app: str) -> str:
@@ -102,23 +130,24 @@ def reconcile(app: str, image_tag: str = "latest") -> None:
     pointed at it; then wait for the hub. A running proxy that fits is left alone, so users'
     connections stay."""
     config = dokku_state.config(app)
-    if not config.get(Env.PROXY_TOKEN):
-        # Made before the proxy moved out (or its token unset): the hub runs its own proxy,
-        # whatever its image; Docker is not needed to know that.
+    if not (config.get(Env.PROXY_TOKEN) or config.get(Env.DOCKER_GATE)):
+        # Made before the proxy and the gate (or their settings unset): the hub runs its own
+        # proxy and uses the socket, whatever its image; Docker is not needed to know that.
         apply_dokku_wiring(app, False)
         return
     client = docker_api.client()
     image = hub_image_of(client, app, image_tag)
+    wire_gate(client, app, image, config)
     external = wants_external(image, config)
     if external:
         spec = spec_for(app, image, config)
-        done = proxy_container.ensure(client, spec)
+        done = companion_container.ensure(client, spec)
         info1_quiet(f"Proxy {proxy_container_name(app)}: {done}")
         apply_dokku_wiring(app, external)
         info1_quiet("Waiting for the hub to answer")
         wait_for_hub(spec)
         return
-    if proxy_container.remove(client, app):
+    if companion_container.remove(client, proxy_container_name(app)):
         verbose_quiet(f"removed {proxy_container_name(app)}: this hub runs its own proxy")
     apply_dokku_wiring(app, external)
 
@@ -135,15 +164,30 @@ def restart(app: str) -> None:
             f"restart the hub instead: dokku ps:restart {app}")
     spec = spec_for(app, image, config)
     info1_quiet(f"Replacing the proxy {spec.name} (open notebooks reconnect)")
-    proxy_container.replace(client, spec)
+    companion_container.replace(client, spec)
     apply_dokku_wiring(app, True)
     info1_quiet(f"Restarting {app} so it gives the new proxy every route")
     dokku_cli.run("ps:restart", app, stream=True)
 
 
-def drop(app: str) -> bool:
-    """Remove the app's proxy container (destroy, and the old name of a rename)."""
-    return proxy_container.remove(docker_api.client(), app)
+def drop(app: str) -> list[str]:
+    """Remove the app's proxy and gate containers (the old name of a rename)."""
+    client = docker_api.client()
+    return [name for name in (proxy_container_name(app), gate_container_name(app))
+            if companion_container.remove(client, name)]
+
+
+def gate_status_text(app: str, config: dict[str, str]) -> str:
+    try:
+        client = docker_api.client()
+        image = hub_image_of(client, app)
+        if not wants_gate(image, config):
+            return ("none: the hub has the Docker socket itself (deploy the current source, "
+                    f"then dokku jupyterhub:create {app})")
+        status = companion_container.status(client, gate_container_name(app), image.id)
+        return status.describe("the next deploy replaces it")
+    except DokkuError as exc:
+        return f"unknown: {exc.message}"
 
 
 def status_text(app: str, config: dict[str, str]) -> str:
@@ -154,6 +198,7 @@ def status_text(app: str, config: dict[str, str]) -> str:
             how = (f"dokku jupyterhub:create {app}, then deploy the current source"
                    if not config.get(Env.PROXY_TOKEN) else "deploy the current source")
             return f"inside the hub container (a restart cuts users' connections: {how})"
-        return proxy_container.status(client, app, image.id).describe()
+        status = companion_container.status(client, proxy_container_name(app), image.id)
+        return status.describe(f"dokku jupyterhub:restart-proxy {app} to update it")
     except DokkuError as exc:
         return f"unknown: {exc.message}"
