@@ -126,9 +126,9 @@ def wait_for_hub(spec: proxy_plan.ProxySpec, timeout: float = HUB_WAIT) -> None:
 
 
 def reconcile(app: str, image_tag: str = "latest") -> None:
-    """After a deploy (post-deploy): the proxy the deployed hub expects, running, and nginx
-    pointed at it; then wait for the hub. A running proxy that fits is left alone, so users'
-    connections stay."""
+    """After a deploy (post-deploy): the gate and the proxy the deployed hub expects,
+    running, and nginx pointed at the proxy; then wait for the hub. A running proxy that
+    fits is left alone, so users' connections stay."""
     config = dokku_state.config(app)
     if not (config.get(Env.PROXY_TOKEN) or config.get(Env.DOCKER_GATE)):
         # Made before the proxy and the gate (or their settings unset): the hub runs its own

@@ -33,7 +33,13 @@ from dokku_jupyterhub import (
     rename_clone,
 )
 from dokku_jupyterhub.hub_apps import is_hub_app
-from dokku_jupyterhub.hub_runtime.contract import DATA_MOUNT, GATE_DIR, Prop, network_name
+from dokku_jupyterhub.hub_runtime.contract import (
+    DATA_MOUNT,
+    GATE_DIR,
+    Prop,
+    network_name,
+    notebook_image,
+)
 from dokku_jupyterhub.output import DokkuError, info1, verbose, warn
 from dokku_jupyterhub.paths import data_root, storage_root
 
@@ -73,6 +79,9 @@ def main(argv: list[str]) -> int:
         warn(f"jupyterhub: {old}'s proxy and gate containers are left: {exc.message}")
     verbose(f"running notebook servers stay on {network_name(old)}: users restart them")
     verbose(f"then remove it: dokku network:destroy {network_name(old)}")
+    if not properties.get(new, Prop.NOTEBOOK_IMAGE):  # a pinned image is the admin's
+        verbose(f"{new}'s deploy builds {notebook_image(new)}; the old one can go: "
+                f"docker rmi {notebook_image(old)}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """`post-deploy APP INTERNAL_PORT INTERNAL_IP IMAGE_TAG` for a hub app (the shell file has
-already checked the hub-app property): the hub's proxy running and wired (the new hub waits
-for it before it starts), then the notebook image brought up to date.
+already checked the hub-app property): the hub's Docker gate and proxy running and wired
+(the new hub waits for both before it starts), then the notebook image brought up to date.
 
 Dokku runs this after the new hub container started (zero-downtime is off for hub apps, so
 the old one is already stopped). A non-zero exit would fail a deploy that cannot be undone
@@ -27,7 +27,8 @@ def wire_proxy(app: str, image_tag: str) -> None:
         if os.environ.get("DOKKU_TRACE"):
             traceback.print_exc()
         why = exc.message if isinstance(exc, DokkuError) else f"{type(exc).__name__}: {exc}"
-        warn(f"The hub's proxy for {app} is not running: {records.one_line(why)}")
+        warn(f"The hub's proxy or Docker gate for {app} is not running: "
+             f"{records.one_line(why)}")
         warn(f"Users cannot reach the hub until it runs: dokku jupyterhub:restart-proxy {app}")
 
 
