@@ -51,7 +51,7 @@ for line in sys.stdin:
     "apps:create hub"
     "domains:add hub hub.example.edu"
     "ports:set hub http:80:8000"
-    "storage:mount hub /var/run/docker.sock:/var/run/docker.sock"
+    "storage:mount hub $STANDIN_LIB_ROOT/data/storage/hub/gate:/run/dokku-gate"
     "network:create hub-network"
     "network:set hub attach-post-create hub-network"
     "network:set hub bind-all-interfaces false"
@@ -229,7 +229,8 @@ for line in sys.stdin:
   run_split dokku jupyterhub:create lab --domain lab.example.edu --admin bob --no-postgres
   [ "$status" -eq 0 ] || { echo "$err"; false; }
   [ "$(standin_state mounts lab | grep -c ":/data$")" -eq 1 ]
-  [ "$(standin_state mounts lab | grep -c docker.sock)" -eq 1 ]
+  [ "$(standin_state mounts lab | grep -c ":/run/dokku-gate$")" -eq 1 ]
+  [ "$(standin_state mounts lab | grep -c docker.sock)" -eq 0 ]  # the gate holds it
   [ "$(standin_state domains lab | grep -c lab.example.edu)" -eq 1 ]
   standin_state nginx lab | grep -qx "client-max-body-size=30m"
   [ "$(cat "$lab/users/bob/work.ipynb")" = "{}" ]
