@@ -19,11 +19,9 @@ from dokku_jupyterhub.hub_runtime.contract import (
     DOCKER_SOCKET,
     GATE_DIR,
     GATE_SOCKET,
-    LABEL_DOKKU_APP,
-    LABEL_NOTEBOOK_APP,
-    LABEL_ROLE,
     ROLE_GATE,
     Env,
+    companion_labels,
     gate_container_name,
 )
 
@@ -51,8 +49,7 @@ class GateSpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        # As the proxy's: Dokku's inherited app label emptied, so Dokku leaves it alone.
-        return {LABEL_DOKKU_APP: "", LABEL_NOTEBOOK_APP: self.app, LABEL_ROLE: ROLE_GATE}
+        return companion_labels(self.app, ROLE_GATE)
 
     @property
     def command(self) -> list[str]:

@@ -22,12 +22,10 @@ from typing import Any
 from dokku_jupyterhub.hub_runtime.contract import (
     HUB_API_PORT,
     HUB_PORT,
-    LABEL_DOKKU_APP,
-    LABEL_NOTEBOOK_APP,
-    LABEL_ROLE,
     PROXY_API_PORT,
     ROLE_PROXY,
     Env,
+    companion_labels,
     hub_alias,
     network_name,
     proxy_container_name,
@@ -92,10 +90,7 @@ class ProxySpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        # Made from the hub image, the container would inherit Dokku's app label, and Dokku
-        # stops and removes the containers that carry it (ps:stop, apps:destroy, cleanups):
-        # emptied, no filter of Dokku's matches it.
-        return {LABEL_DOKKU_APP: "", LABEL_NOTEBOOK_APP: self.app, LABEL_ROLE: ROLE_PROXY}
+        return companion_labels(self.app, ROLE_PROXY)
 
     @property
     def command(self) -> list[str]:

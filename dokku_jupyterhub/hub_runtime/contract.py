@@ -83,6 +83,15 @@ LABEL_NOTEBOOK_USER = "org.dokku-jupyterhub.user"
 LABEL_ROLE = "org.dokku-jupyterhub.role"
 ROLE_PROXY = "proxy"
 ROLE_GATE = "gate"
+
+
+def companion_labels(app: str, role: str) -> dict[str, str]:
+    """The labels of a container the plugin runs beside the hub. Made from the hub image,
+    it would inherit Dokku's app label, and Dokku stops and removes the containers that
+    carry it (ps:stop, apps:destroy, cleanups): emptied, no filter of Dokku's matches it."""
+    return {LABEL_DOKKU_APP: "", LABEL_NOTEBOOK_APP: app, LABEL_ROLE: role}
+
+
 # On the hub image (from its Dockerfile): the hub expects the proxy outside its container.
 LABEL_PROXY_MODE = "org.dokku-jupyterhub.proxy"
 PROXY_EXTERNAL = "external"

@@ -34,6 +34,7 @@ import docker.errors
 import pytest
 from dockerspawner import DockerSpawner
 from jupyterhub.objects import Hub
+from support.hub_user import HubUser
 
 from dokku_jupyterhub.hub_runtime import contract, policy, spawn
 from dokku_jupyterhub.hub_runtime.docker_gate import ENV_SOCKET, ENV_UPSTREAM
@@ -46,19 +47,6 @@ TOKEN = "tok-gate-9d2c-never-logged"
 # Exits at once on `docker stop` (SIGTERM), says something for `logs` first.
 SERVER_CMD = ["sh", "-c", "trap 'exit 0' TERM; echo hello-gate; while :; do sleep 1; done"]
 GATE_PREFIX = "dokku-jupyterhub docker gate: "
-
-
-class _User:
-    """What DockerSpawner reads of a hub user."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.escaped_name = self.json_escaped_name = name
-        self.url = f"/user/{name}/"
-        self.id = 1
-        self.groups: list[Any] = []
-        self.spawners: dict[str, Any] = {}
-        self.server = None
 
 
 @dataclass
@@ -101,7 +89,7 @@ class Bed:
         """The hub's DockerSpawner for `user`, its client the gate."""
         cls = type("GateSpawner", (DockerSpawner,), {"_client": self.client()})
         spawner = cls(
-            user=_User(user), hub=Hub(), api_token=TOKEN,
+            user=HubUser(user), hub=Hub(), api_token=TOKEN,
             image=self.image, pull_policy="never", network_name=self.network,
             use_internal_ip=True, remove=True, prefix=self.prefix,
             name_template="{prefix}-{username}", cmd=SERVER_CMD,

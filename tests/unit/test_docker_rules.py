@@ -20,6 +20,7 @@ import requests
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub.objects import Hub
+from support.hub_user import HubUser
 
 from dokku_jupyterhub.hub_runtime import contract, docker_rules, policy, spawn
 from dokku_jupyterhub.hub_runtime.docker_rules import LABEL_NOTEBOOK_GROUPS, GateContext, check
@@ -93,26 +94,13 @@ class _Created:
         return {"Id": "0" * 64}
 
 
-class _User:
-    """What DockerSpawner reads of a hub user."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.escaped_name = self.json_escaped_name = name
-        self.url = f"/user/{name}/"
-        self.id = 1
-        self.groups: list[Any] = []
-        self.spawners: dict[str, Any] = {}
-        self.server = None
-
-
 def hub_spawner(user: str, decision: SpawnDecision, client: docker.APIClient,
                 ctx: GateContext = CTX) -> DockerSpawner:
     """A DockerSpawner as jupyterhub_config.py makes it, the decision applied as the hub's
     pre-spawn hook applies it, talking to `client`."""
     cls = type("HubSpawner", (DockerSpawner,), {"_client": client})
     spawner = cls(
-        user=_User(user), hub=Hub(), api_token=TOKEN,
+        user=HubUser(user), hub=Hub(), api_token=TOKEN,
         image=decision.image, pull_policy="never", network_name=ctx.network,
         use_internal_ip=True, remove=True, prefix=ctx.prefix, name_template="{prefix}-{username}",
         cmd=["jupyterhub-singleuser"], notebook_dir="/home/jovyan/work",
