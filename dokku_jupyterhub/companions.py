@@ -185,7 +185,11 @@ def gate_status_text(app: str, config: dict[str, str]) -> str:
             return ("none: the hub has the Docker socket itself (deploy the current source, "
                     f"then dokku jupyterhub:create {app})")
         status = companion_container.status(client, gate_container_name(app), image.id)
-        return status.describe("the next deploy replaces it")
+        text = status.describe("the next deploy replaces it")
+        if any(m.host == DOCKER_SOCKET for m in dokku_state.mounts(app)):
+            text += (f"; the hub still has the Docker socket mounted: dokku jupyterhub:create "
+                     f"{app} removes it")
+        return text
     except DokkuError as exc:
         return f"unknown: {exc.message}"
 
@@ -195,7 +199,7 @@ def status_text(app: str, config: dict[str, str]) -> str:
         client = docker_api.client()
         image = hub_image_of(client, app)
         if not wants_external(image, config):
-            how = (f"dokku jupyterhub:create {app}, then deploy the current source"
+            how = (f"deploy the current source, then dokku jupyterhub:create {app}"
                    if not config.get(Env.PROXY_TOKEN) else "deploy the current source")
             return f"inside the hub container (a restart cuts users' connections: {how})"
         status = companion_container.status(client, proxy_container_name(app), image.id)

@@ -197,7 +197,8 @@ def _truthy(value: str | None) -> bool:
 
 def narrow_filters(query: dict[str, list[str]], app: str) -> dict[str, list[str]]:
     """The query with its `filters` (Docker's JSON, either form) also requiring the app's
-    label: label filters all have to match, so whatever else the caller asks is narrowed."""
+    label and a user's: label filters all have to match, so whatever else the caller asks
+    is narrowed."""
     raw = _param(query, "filters") or ""
     try:
         filters = json.loads(raw) if raw.strip() else {}
@@ -212,9 +213,11 @@ def narrow_filters(query: dict[str, list[str]], app: str) -> dict[str, list[str]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise _Refuse(f"filters.{key} must be a list of strings")
         merged[str(key)] = list(value)
-    own = f"{LABEL_NOTEBOOK_APP}={app}"
-    if own not in merged.setdefault("label", []):
-        merged["label"].append(own)
+    # The app's notebook servers only: the proxy and the gate carry the app's label too,
+    # but no user's.
+    for own in (f"{LABEL_NOTEBOOK_APP}={app}", LABEL_NOTEBOOK_USER):
+        if own not in merged.setdefault("label", []):
+            merged["label"].append(own)
     return {**query, "filters": [json.dumps(merged, sort_keys=True, separators=(",", ":"))]}
 
 

@@ -320,7 +320,8 @@ for what, call in tries.items():
         out[what] = [exc.status_code, str(exc.explanation)]
     except Exception as exc:
         out[what] = ["no-socket", type(exc).__name__]
-print(json.dumps(out))
+listed = [n for x in c.containers(all=True) for n in x["Names"]]
+print(json.dumps({"results": out, "listed": listed}))
 '''
 
 
@@ -360,11 +361,15 @@ def test_forged_docker_calls_from_inside_the_hub_are_refused_and_change_nothing(
             ["python3", "-c", FORGED, hub.app, hub.config()["DOCKER_JUPYTER_IMAGE"],
              student.container().id, other.id, str(hub.data_root), student.name])
         assert code == 0, out.decode()[-2000:]
-        results = json.loads(out.decode().strip().splitlines()[-1])
+        answer = json.loads(out.decode().strip().splitlines()[-1])
+        results = answer["results"]
         assert engine_state(hub.cli) == before  # nothing made, stopped or removed
     finally:
         other.remove(force=True)
     assert results.pop("the raw socket")[0] == "no-socket"
+    # The hub sees its users' servers, not the proxy, the gate or anything else.
+    assert answer["listed"] and all(
+        n.startswith(f"/{hub.app}-jupyter-") for n in answer["listed"]), answer["listed"]
     for what, result in results.items():
         assert result != "ALLOWED", what
         status, message = result

@@ -503,23 +503,24 @@ def test_pulls_only_of_a_pinned_image():
     assert "'fromSrc'" in pull(pinned, fromSrc="http://x/rootfs.tar").reason
 
 
-def test_events_and_lists_are_narrowed_to_the_apps_label():
-    own = f"{contract.LABEL_NOTEBOOK_APP}={APP}"
+def test_events_and_lists_are_narrowed_to_the_apps_notebook_servers():
+    # the app's label and a user's: the proxy and the gate carry the app's label only
+    own = [f"{contract.LABEL_NOTEBOOK_APP}={APP}", contract.LABEL_NOTEBOOK_USER]
     verdict = check("GET", "/v1.41/events",
                     {"filters": [json.dumps({"type": ["container"], "event": ["die"]})]},
                     None, CTX, DOC, labels_of, image_of)
     assert verdict.allowed
     assert json.loads(verdict.query["filters"][0]) == {
-        "type": ["container"], "event": ["die"], "label": [own]}
+        "type": ["container"], "event": ["die"], "label": own}
     # no filters at all: only the app's
     verdict = check("GET", "/events", {"since": ["1"]}, None, CTX, DOC, labels_of, image_of)
-    assert verdict.query == {"since": ["1"], "filters": [json.dumps({"label": [own]})
+    assert verdict.query == {"since": ["1"], "filters": [json.dumps({"label": own})
                                                         .replace(" ", "")]}
     # the caller's labels are kept (all label filters must match), the older form too
     verdict = check("GET", "/v1.41/containers/json",
                     {"all": ["1"], "filters": [json.dumps({"label": {"a=b": True}})]},
                     None, CTX, DOC, labels_of, image_of)
-    assert json.loads(verdict.query["filters"][0]) == {"label": ["a=b", own]}
+    assert json.loads(verdict.query["filters"][0]) == {"label": ["a=b", *own]}
     assert verdict.query["all"] == ["1"]
     refused = check("GET", "/events", {"filters": ["[1]"]}, None, CTX, DOC, labels_of,
                     image_of)
