@@ -65,14 +65,15 @@ STEPS = (
     "`checks:disable <app> web`: Dokku then stops the old hub before it starts the new one "
     "on a deploy or restart, instead of running both against one database for a minute;",
     "`config:set --no-restart` with the hub's environment (`DOCKER_NETWORK_NAME`, `HUB_IP`, "
-    "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, the proxy's name, a generated admin "
-    "password, API token and proxy token);",
+    "`DOCKER_JUPYTER_IMAGE`, data paths, idle timeout, the proxy's name, the gate's socket "
+    "`HUB_DOCKER_GATE`, a generated admin password, API token and proxy token);",
     "records the proxy's own loopback address (`127.42.0.2` for the first hub on the host); "
     "the deploy's `post-deploy` starts the proxy container `dokku.jupyterhub.<app>.proxy` "
     "there and sets `network:set <app> static-web-listener <address>:8000`, so nginx sends "
     "users to the proxy, never to the hub's container;",
     "creates the data tree `/var/lib/dokku/data/storage/<app>/data` (`users`, "
-    "`user-settings`, `shared`, `colab`, `groups`) and mounts it at `/data`;",
+    "`user-settings`, `shared`, `colab`, `groups`) beside the gate's `storage/<app>/gate`, "
+    "and mounts it at `/data`;",
     "writes the policy file with the admins and the default memory limit;",
     f"`nginx:set client-max-body-size {DEFAULT_MAX_BODY_SIZE}` and `proxy-read-timeout "
     f"{PROXY_READ_TIMEOUT}` (Dokku's 1m and 60s break uploads and idle kernels' websockets), "
