@@ -25,7 +25,6 @@ from dokku_jupyterhub import (
 )
 from dokku_jupyterhub.hub_runtime.contract import (
     DOCKER_SOCKET,
-    LABEL_DOCKER_GATE,
     LABEL_PROXY_MODE,
     PROXY_EXTERNAL,
     Env,
@@ -59,8 +58,8 @@ def wants_external(image: Any | None, config: dict[str, str]) -> bool:
 def wants_gate(image: Any | None, config: dict[str, str]) -> bool:
     """The deployed hub reaches Docker through the gate: its image has the gate's code and
     its config says where the gate listens."""
-    labels = (image.labels or {}) if image is not None else {}
-    return labels.get(LABEL_DOCKER_GATE) == "1" and bool(config.get(Env.DOCKER_GATE))
+    return (image is not None and gate_plan.image_has_gate(image.labels)
+            and bool(config.get(Env.DOCKER_GATE)))
 
 
 def gate_spec(app: str, image: Any, config: dict[str, str]) -> gate_plan.GateSpec:
@@ -69,11 +68,16 @@ def gate_spec(app: str, image: Any, config: dict[str, str]) -> gate_plan.GateSpe
                               environment=gate_plan.gate_environment(config))
 
 
+def socket_left(app: str) -> bool:
+    """The hub still mounts the Docker socket (made before the gate)."""
+    return any(m.host == DOCKER_SOCKET for m in dokku_state.mounts(app))
+
+
 def wire_gate(client: Any, app: str, image: Any | None, config: dict[str, str]) -> None:
     if wants_gate(image, config):
         done = companion_container.ensure(client, gate_spec(app, image, config))
         info1_quiet(f"Docker gate {gate_container_name(app)}: {done}")
-        if any(m.host == DOCKER_SOCKET for m in dokku_state.mounts(app)):
+        if socket_left(app):
             warn(f"{app} still has the Docker socket mounted, which the gate makes "
                  f"needless: remove it with dokku jupyterhub:create {app}")
     elif companion_container.remove(client, gate_container_name(app)):
@@ -177,32 +181,27 @@ def drop(app: str) -> list[str]:
             if companion_container.remove(client, name)]
 
 
-def gate_status_text(app: str, config: dict[str, str]) -> str:
+def status_texts(app: str, config: dict[str, str]) -> dict[str, str]:
+    """`report`'s lines of the proxy and the gate (one look at Docker for both)."""
     try:
         client = docker_api.client()
         image = hub_image_of(client, app)
-        if not wants_gate(image, config):
-            return ("none: the hub has the Docker socket itself (deploy the current source, "
-                    f"then dokku jupyterhub:create {app})")
-        status = companion_container.status(client, gate_container_name(app), image.id)
-        text = status.describe("the next deploy replaces it")
-        if any(m.host == DOCKER_SOCKET for m in dokku_state.mounts(app)):
-            text += (f"; the hub still has the Docker socket mounted: dokku jupyterhub:create "
-                     f"{app} removes it")
-        return text
     except DokkuError as exc:
-        return f"unknown: {exc.message}"
-
-
-def status_text(app: str, config: dict[str, str]) -> str:
-    try:
-        client = docker_api.client()
-        image = hub_image_of(client, app)
-        if not wants_external(image, config):
-            how = (f"deploy the current source, then dokku jupyterhub:create {app}"
-                   if not config.get(Env.PROXY_TOKEN) else "deploy the current source")
-            return f"inside the hub container (a restart cuts users' connections: {how})"
+        return dict.fromkeys(("proxy", "docker-gate"), f"unknown: {exc.message}")
+    if wants_external(image, config):
         status = companion_container.status(client, proxy_container_name(app), image.id)
-        return status.describe(f"dokku jupyterhub:restart-proxy {app} to update it")
-    except DokkuError as exc:
-        return f"unknown: {exc.message}"
+        proxy = status.describe(f"dokku jupyterhub:restart-proxy {app} to update it")
+    else:
+        how = (f"deploy the current source, then dokku jupyterhub:create {app}"
+               if not config.get(Env.PROXY_TOKEN) else "deploy the current source")
+        proxy = f"inside the hub container (a restart cuts users' connections: {how})"
+    if wants_gate(image, config):
+        status = companion_container.status(client, gate_container_name(app), image.id)
+        gate = status.describe("the next deploy replaces it")
+        if socket_left(app):
+            gate += (f"; the hub still has the Docker socket mounted: dokku jupyterhub:create "
+                     f"{app} removes it")
+    else:
+        gate = ("none: the hub has the Docker socket itself (deploy the current source, "
+                f"then dokku jupyterhub:create {app})")
+    return {"proxy": proxy, "docker-gate": gate}

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dokku_jupyterhub import dokku_cli, properties
+from dokku_jupyterhub.gate_plan import image_has_gate
 from dokku_jupyterhub.hub_apps import all_hub_apps
 from dokku_jupyterhub.hub_runtime.contract import (
     HUB_PORT,
-    LABEL_DOCKER_GATE,
     Prop,
     hub_image,
     network_name,
@@ -268,7 +268,7 @@ def hub_image_has_gate(app: str) -> bool:
         image = docker_api.client().images.get(hub_image(app))
     except (DokkuError, docker.errors.DockerException):
         return False
-    return (image.labels or {}).get(LABEL_DOCKER_GATE) == "1"
+    return image_has_gate(image.labels)
 
 
 def other_listeners(app: str) -> tuple[str, ...]:

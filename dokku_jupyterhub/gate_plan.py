@@ -19,6 +19,7 @@ from dokku_jupyterhub.hub_runtime.contract import (
     DOCKER_SOCKET,
     GATE_DIR,
     GATE_SOCKET,
+    LABEL_DOCKER_GATE,
     ROLE_GATE,
     Env,
     companion_labels,
@@ -28,6 +29,11 @@ from dokku_jupyterhub.hub_runtime.contract import (
 # What the gate reads of the hub's config: the rest (secrets above all) it never gets.
 GATE_ENV_KEYS = (Env.APP, Env.NETWORK, Env.NOTEBOOK_IMAGE, Env.HOST_DATA_DIR, Env.ALLOW_ALL,
                  Env.GROUPS_CLAIM)
+
+
+def image_has_gate(labels: Mapping[str, str] | None) -> bool:
+    """Whether a hub image (its labels) holds the gate's code: the rendered Dockerfile's."""
+    return (labels or {}).get(LABEL_DOCKER_GATE) == "1"
 
 
 def gate_environment(config: Mapping[str, str]) -> dict[str, str]:

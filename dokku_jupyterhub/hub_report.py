@@ -128,8 +128,8 @@ def values(app: str) -> dict[str, str]:
         **{key: props.get(key, "") for key in
            (BuildRecord.STATUS, BuildRecord.TIME, BuildRecord.IMAGE_ID)},
         "last-spawn-failure": last_spawn_failure(app),
-        "proxy": companions.status_text(app, cfg) if exists else "",
-        "docker-gate": companions.gate_status_text(app, cfg) if exists else "",
+        **(companions.status_texts(app, cfg) if exists
+           else dict.fromkeys(("proxy", "docker-gate"), "")),
         "proxy-listener": dokku_state.static_web_listener(app) if exists else "",
         "idle-timeout": cfg.get(Env.IDLE_TIMEOUT)
         or props.get(Prop.IDLE_TIMEOUT)
